@@ -1,0 +1,34 @@
+// The object storage seam. Segments and indexes are immutable objects; keys are never reused
+// for different bytes, so no operation here needs conditional writes.
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+/** A byte range [start, end) of an object. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface ObjectStore {
+  /** Stores the whole object. Resolves only once the object is durable. */
+  put(key: string, body: Buffer): Promise<void>;
+  /** Reads the whole object, or a byte range of it. Rejects with ObjectNotFoundError when absent. */
+  get(key: string, range?: ByteRange): Promise<Buffer>;
+  /** Deletes objects; absent keys are not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** Lists every object whose key starts with prefix, in key order. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+export class ObjectNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`object not found: ${key}`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
