@@ -188,7 +188,9 @@ class MessageGenerator {
 
   private register(schemaName: string, fields: FieldSpec[]): void {
     if (this.structs.has(schemaName)) return;
-    const def = { tsName: this.prefix + schemaName, fields };
+    // Structs already named after their message (MetadataResponseTopic) keep their name.
+    const tsName = schemaName.startsWith(this.prefix) ? schemaName : this.prefix + schemaName;
+    const def = { tsName, fields };
     this.structs.set(schemaName, def);
     this.collect(fields);
     this.order.push(def);

@@ -21,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface JoinGroupRequestJoinGroupRequestProtocol {
+export interface JoinGroupRequestProtocol {
   /** The protocol name. — versions 0+; map key */
   name: string;
   /** The protocol metadata. — versions 0+ */
@@ -30,17 +30,13 @@ export interface JoinGroupRequestJoinGroupRequestProtocol {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A JoinGroupRequestJoinGroupRequestProtocol with every field at its default. */
-export function defaultJoinGroupRequestJoinGroupRequestProtocol(): Complete<JoinGroupRequestJoinGroupRequestProtocol> {
+/** A JoinGroupRequestProtocol with every field at its default. */
+export function defaultJoinGroupRequestProtocol(): Complete<JoinGroupRequestProtocol> {
   return { name: '', metadata: EMPTY };
 }
 
-export function readJoinGroupRequestJoinGroupRequestProtocol(
-  r: Reader,
-  v: number,
-): JoinGroupRequestJoinGroupRequestProtocol {
-  const m =
-    defaultJoinGroupRequestJoinGroupRequestProtocol() as JoinGroupRequestJoinGroupRequestProtocol;
+export function readJoinGroupRequestProtocol(r: Reader, v: number): JoinGroupRequestProtocol {
+  const m = defaultJoinGroupRequestProtocol() as JoinGroupRequestProtocol;
   m.name = v >= 6 ? r.compactString() : r.string();
   m.metadata = v >= 6 ? r.compactBytes() : r.bytes();
   if (v >= 6) {
@@ -50,10 +46,7 @@ export function readJoinGroupRequestJoinGroupRequestProtocol(
   return m;
 }
 
-export function sizeJoinGroupRequestJoinGroupRequestProtocol(
-  m: JoinGroupRequestJoinGroupRequestProtocol,
-  v: number,
-): number {
+export function sizeJoinGroupRequestProtocol(m: JoinGroupRequestProtocol, v: number): number {
   let size = 0;
   size += stringSize(m.name as string, v >= 6);
   size += bytesSize(m.metadata as Buffer, v >= 6);
@@ -65,9 +58,9 @@ export function sizeJoinGroupRequestJoinGroupRequestProtocol(
   return size;
 }
 
-export function writeJoinGroupRequestJoinGroupRequestProtocol(
+export function writeJoinGroupRequestProtocol(
   w: Writer,
-  m: JoinGroupRequestJoinGroupRequestProtocol,
+  m: JoinGroupRequestProtocol,
   v: number,
 ): void {
   if (v >= 6) w.compactString(m.name as string);
@@ -94,7 +87,7 @@ export interface JoinGroupRequest {
   /** The unique name the for class of protocols implemented by the group we want to join. — versions 0+ */
   protocolType: string;
   /** The list of protocols that the member supports. — versions 0+ */
-  protocols: JoinGroupRequestJoinGroupRequestProtocol[];
+  protocols: JoinGroupRequestProtocol[];
   /** The reason why the member (re-)joins the group. — versions 8+; nullable 8+; default "null"; ignorable */
   reason?: string | null;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
@@ -123,7 +116,7 @@ export function readJoinGroupRequest(r: Reader, v: number): JoinGroupRequest {
   m.memberId = v >= 6 ? r.compactString() : r.string();
   if (v >= 5) m.groupInstanceId = v >= 6 ? r.compactNullableString() : r.nullableString();
   m.protocolType = v >= 6 ? r.compactString() : r.string();
-  m.protocols = readArray(r, v >= 6, (r) => readJoinGroupRequestJoinGroupRequestProtocol(r, v));
+  m.protocols = readArray(r, v >= 6, (r) => readJoinGroupRequestProtocol(r, v));
   if (v >= 8) m.reason = r.compactNullableString();
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
@@ -141,8 +134,8 @@ export function sizeJoinGroupRequest(m: JoinGroupRequest, v: number): number {
   if (v >= 5)
     size += nullableStringSize(m.groupInstanceId === undefined ? null : m.groupInstanceId, v >= 6);
   size += stringSize(m.protocolType as string, v >= 6);
-  size += arraySize(m.protocols as JoinGroupRequestJoinGroupRequestProtocol[], v >= 6, (x) =>
-    sizeJoinGroupRequestJoinGroupRequestProtocol(x, v),
+  size += arraySize(m.protocols as JoinGroupRequestProtocol[], v >= 6, (x) =>
+    sizeJoinGroupRequestProtocol(x, v),
   );
   if (v >= 8) size += nullableStringSize(m.reason === undefined ? null : m.reason, true);
   if (v >= 6) {
@@ -172,8 +165,8 @@ export function writeJoinGroupRequest(w: Writer, m: JoinGroupRequest, v: number)
   }
   if (v >= 6) w.compactString(m.protocolType as string);
   else w.string(m.protocolType as string);
-  writeArray(w, m.protocols as JoinGroupRequestJoinGroupRequestProtocol[], v >= 6, (w, x) => {
-    writeJoinGroupRequestJoinGroupRequestProtocol(w, x, v);
+  writeArray(w, m.protocols as JoinGroupRequestProtocol[], v >= 6, (w, x) => {
+    writeJoinGroupRequestProtocol(w, x, v);
   });
   if (v >= 8) {
     w.compactNullableString(m.reason === undefined ? null : m.reason);

@@ -21,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface JoinGroupResponseJoinGroupResponseMember {
+export interface JoinGroupResponseMember {
   /** The group member ID. — versions 0+ */
   memberId: string;
   /** The unique identifier of the consumer instance provided by end user. — versions 5+; nullable 5+; default "null"; ignorable */
@@ -32,17 +32,13 @@ export interface JoinGroupResponseJoinGroupResponseMember {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A JoinGroupResponseJoinGroupResponseMember with every field at its default. */
-export function defaultJoinGroupResponseJoinGroupResponseMember(): Complete<JoinGroupResponseJoinGroupResponseMember> {
+/** A JoinGroupResponseMember with every field at its default. */
+export function defaultJoinGroupResponseMember(): Complete<JoinGroupResponseMember> {
   return { memberId: '', groupInstanceId: null, metadata: EMPTY };
 }
 
-export function readJoinGroupResponseJoinGroupResponseMember(
-  r: Reader,
-  v: number,
-): JoinGroupResponseJoinGroupResponseMember {
-  const m =
-    defaultJoinGroupResponseJoinGroupResponseMember() as JoinGroupResponseJoinGroupResponseMember;
+export function readJoinGroupResponseMember(r: Reader, v: number): JoinGroupResponseMember {
+  const m = defaultJoinGroupResponseMember() as JoinGroupResponseMember;
   m.memberId = v >= 6 ? r.compactString() : r.string();
   if (v >= 5) m.groupInstanceId = v >= 6 ? r.compactNullableString() : r.nullableString();
   m.metadata = v >= 6 ? r.compactBytes() : r.bytes();
@@ -53,10 +49,7 @@ export function readJoinGroupResponseJoinGroupResponseMember(
   return m;
 }
 
-export function sizeJoinGroupResponseJoinGroupResponseMember(
-  m: JoinGroupResponseJoinGroupResponseMember,
-  v: number,
-): number {
+export function sizeJoinGroupResponseMember(m: JoinGroupResponseMember, v: number): number {
   let size = 0;
   size += stringSize(m.memberId as string, v >= 6);
   if (v >= 5)
@@ -70,9 +63,9 @@ export function sizeJoinGroupResponseJoinGroupResponseMember(
   return size;
 }
 
-export function writeJoinGroupResponseJoinGroupResponseMember(
+export function writeJoinGroupResponseMember(
   w: Writer,
-  m: JoinGroupResponseJoinGroupResponseMember,
+  m: JoinGroupResponseMember,
   v: number,
 ): void {
   if (v >= 6) w.compactString(m.memberId as string);
@@ -107,7 +100,7 @@ export interface JoinGroupResponse {
   /** The member ID assigned by the group coordinator. — versions 0+ */
   memberId: string;
   /** versions 0+ */
-  members: JoinGroupResponseJoinGroupResponseMember[];
+  members: JoinGroupResponseMember[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -144,7 +137,7 @@ export function readJoinGroupResponse(r: Reader, v: number): JoinGroupResponse {
   m.leader = v >= 6 ? r.compactString() : r.string();
   if (v === 9) m.skipAssignment = r.bool();
   m.memberId = v >= 6 ? r.compactString() : r.string();
-  m.members = readArray(r, v >= 6, (r) => readJoinGroupResponseJoinGroupResponseMember(r, v));
+  m.members = readArray(r, v >= 6, (r) => readJoinGroupResponseMember(r, v));
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -163,8 +156,8 @@ export function sizeJoinGroupResponse(m: JoinGroupResponse, v: number): number {
   size += stringSize(m.leader as string, v >= 6);
   if (v === 9) size += 1;
   size += stringSize(m.memberId as string, v >= 6);
-  size += arraySize(m.members as JoinGroupResponseJoinGroupResponseMember[], v >= 6, (x) =>
-    sizeJoinGroupResponseJoinGroupResponseMember(x, v),
+  size += arraySize(m.members as JoinGroupResponseMember[], v >= 6, (x) =>
+    sizeJoinGroupResponseMember(x, v),
   );
   if (v >= 6) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -196,8 +189,8 @@ export function writeJoinGroupResponse(w: Writer, m: JoinGroupResponse, v: numbe
   }
   if (v >= 6) w.compactString(m.memberId as string);
   else w.string(m.memberId as string);
-  writeArray(w, m.members as JoinGroupResponseJoinGroupResponseMember[], v >= 6, (w, x) => {
-    writeJoinGroupResponseJoinGroupResponseMember(w, x, v);
+  writeArray(w, m.members as JoinGroupResponseMember[], v >= 6, (w, x) => {
+    writeJoinGroupResponseMember(w, x, v);
   });
   if (v >= 6) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);

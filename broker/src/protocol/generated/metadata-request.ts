@@ -17,7 +17,7 @@ import { ProtocolEncodeError } from '../codec/errors.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface MetadataRequestMetadataRequestTopic {
+export interface MetadataRequestTopic {
   /** The topic id. — versions 10+; ignorable */
   topicId?: string;
   /** The topic name. — versions 0+; nullable 10+ */
@@ -26,16 +26,13 @@ export interface MetadataRequestMetadataRequestTopic {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A MetadataRequestMetadataRequestTopic with every field at its default. */
-export function defaultMetadataRequestMetadataRequestTopic(): Complete<MetadataRequestMetadataRequestTopic> {
+/** A MetadataRequestTopic with every field at its default. */
+export function defaultMetadataRequestTopic(): Complete<MetadataRequestTopic> {
   return { topicId: '00000000-0000-0000-0000-000000000000', name: '' };
 }
 
-export function readMetadataRequestMetadataRequestTopic(
-  r: Reader,
-  v: number,
-): MetadataRequestMetadataRequestTopic {
-  const m = defaultMetadataRequestMetadataRequestTopic() as MetadataRequestMetadataRequestTopic;
+export function readMetadataRequestTopic(r: Reader, v: number): MetadataRequestTopic {
+  const m = defaultMetadataRequestTopic() as MetadataRequestTopic;
   if (v >= 10) m.topicId = r.uuid();
   m.name =
     v >= 9
@@ -52,10 +49,7 @@ export function readMetadataRequestMetadataRequestTopic(
   return m;
 }
 
-export function sizeMetadataRequestMetadataRequestTopic(
-  m: MetadataRequestMetadataRequestTopic,
-  v: number,
-): number {
+export function sizeMetadataRequestTopic(m: MetadataRequestTopic, v: number): number {
   let size = 0;
   if (v >= 10) size += 16;
   size += nullableStringSize(m.name === undefined ? '' : m.name, v >= 9);
@@ -67,11 +61,7 @@ export function sizeMetadataRequestMetadataRequestTopic(
   return size;
 }
 
-export function writeMetadataRequestMetadataRequestTopic(
-  w: Writer,
-  m: MetadataRequestMetadataRequestTopic,
-  v: number,
-): void {
+export function writeMetadataRequestTopic(w: Writer, m: MetadataRequestTopic, v: number): void {
   if (v >= 10) {
     w.uuid(m.topicId === undefined ? '00000000-0000-0000-0000-000000000000' : m.topicId);
   }
@@ -85,7 +75,7 @@ export function writeMetadataRequestMetadataRequestTopic(
 
 export interface MetadataRequest {
   /** The topics to fetch metadata for. — versions 0+; nullable 1+ */
-  topics?: MetadataRequestMetadataRequestTopic[] | null;
+  topics?: MetadataRequestTopic[] | null;
   /** If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. — versions 4+; default "true" */
   allowAutoTopicCreation?: boolean;
   /** Whether to include cluster authorized operations. — versions 8-10 */
@@ -110,8 +100,8 @@ export function readMetadataRequest(r: Reader, v: number): MetadataRequest {
   const m = defaultMetadataRequest() as MetadataRequest;
   m.topics =
     v >= 1
-      ? readNullableArray(r, v >= 9, (r) => readMetadataRequestMetadataRequestTopic(r, v))
-      : readArray(r, v >= 9, (r) => readMetadataRequestMetadataRequestTopic(r, v));
+      ? readNullableArray(r, v >= 9, (r) => readMetadataRequestTopic(r, v))
+      : readArray(r, v >= 9, (r) => readMetadataRequestTopic(r, v));
   if (v >= 4) m.allowAutoTopicCreation = r.bool();
   if (v >= 8 && v <= 10) m.includeClusterAuthorizedOperations = r.bool();
   if (v >= 8) m.includeTopicAuthorizedOperations = r.bool();
@@ -125,7 +115,7 @@ export function readMetadataRequest(r: Reader, v: number): MetadataRequest {
 export function sizeMetadataRequest(m: MetadataRequest, v: number): number {
   let size = 0;
   size += nullableArraySize(m.topics === undefined ? [] : m.topics, v >= 9, (x) =>
-    sizeMetadataRequestMetadataRequestTopic(x, v),
+    sizeMetadataRequestTopic(x, v),
   );
   if (v >= 4) size += 1;
   if (v >= 8 && v <= 10) size += 1;
@@ -140,7 +130,7 @@ export function sizeMetadataRequest(m: MetadataRequest, v: number): number {
 
 export function writeMetadataRequest(w: Writer, m: MetadataRequest, v: number): void {
   writeNullableArray(w, m.topics === undefined ? [] : m.topics, v >= 9, (w, x) => {
-    writeMetadataRequestMetadataRequestTopic(w, x, v);
+    writeMetadataRequestTopic(w, x, v);
   });
   if (!(v >= 4) && m.allowAutoTopicCreation !== undefined && m.allowAutoTopicCreation !== true)
     throw new ProtocolEncodeError(

@@ -18,7 +18,7 @@ import { ProtocolEncodeError } from '../codec/errors.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface MetadataResponseMetadataResponseBroker {
+export interface MetadataResponseBroker {
   /** The broker ID. — versions 0+; map key */
   nodeId: number;
   /** The broker hostname. — versions 0+ */
@@ -31,17 +31,13 @@ export interface MetadataResponseMetadataResponseBroker {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A MetadataResponseMetadataResponseBroker with every field at its default. */
-export function defaultMetadataResponseMetadataResponseBroker(): Complete<MetadataResponseMetadataResponseBroker> {
+/** A MetadataResponseBroker with every field at its default. */
+export function defaultMetadataResponseBroker(): Complete<MetadataResponseBroker> {
   return { nodeId: 0, host: '', port: 0, rack: null };
 }
 
-export function readMetadataResponseMetadataResponseBroker(
-  r: Reader,
-  v: number,
-): MetadataResponseMetadataResponseBroker {
-  const m =
-    defaultMetadataResponseMetadataResponseBroker() as MetadataResponseMetadataResponseBroker;
+export function readMetadataResponseBroker(r: Reader, v: number): MetadataResponseBroker {
+  const m = defaultMetadataResponseBroker() as MetadataResponseBroker;
   m.nodeId = r.int32();
   m.host = v >= 9 ? r.compactString() : r.string();
   m.port = r.int32();
@@ -53,10 +49,7 @@ export function readMetadataResponseMetadataResponseBroker(
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponseBroker(
-  m: MetadataResponseMetadataResponseBroker,
-  v: number,
-): number {
+export function sizeMetadataResponseBroker(m: MetadataResponseBroker, v: number): number {
   let size = 0;
   size += 4;
   size += stringSize(m.host as string, v >= 9);
@@ -70,11 +63,7 @@ export function sizeMetadataResponseMetadataResponseBroker(
   return size;
 }
 
-export function writeMetadataResponseMetadataResponseBroker(
-  w: Writer,
-  m: MetadataResponseMetadataResponseBroker,
-  v: number,
-): void {
+export function writeMetadataResponseBroker(w: Writer, m: MetadataResponseBroker, v: number): void {
   w.int32(m.nodeId);
   if (v >= 9) w.compactString(m.host as string);
   else w.string(m.host as string);
@@ -89,7 +78,7 @@ export function writeMetadataResponseMetadataResponseBroker(
   }
 }
 
-export interface MetadataResponseMetadataResponsePartition {
+export interface MetadataResponsePartition {
   /** The partition error, or 0 if there was no error. — versions 0+ */
   errorCode: number;
   /** The partition index. — versions 0+ */
@@ -108,8 +97,8 @@ export interface MetadataResponseMetadataResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A MetadataResponseMetadataResponsePartition with every field at its default. */
-export function defaultMetadataResponseMetadataResponsePartition(): Complete<MetadataResponseMetadataResponsePartition> {
+/** A MetadataResponsePartition with every field at its default. */
+export function defaultMetadataResponsePartition(): Complete<MetadataResponsePartition> {
   return {
     errorCode: 0,
     partitionIndex: 0,
@@ -121,12 +110,8 @@ export function defaultMetadataResponseMetadataResponsePartition(): Complete<Met
   };
 }
 
-export function readMetadataResponseMetadataResponsePartition(
-  r: Reader,
-  v: number,
-): MetadataResponseMetadataResponsePartition {
-  const m =
-    defaultMetadataResponseMetadataResponsePartition() as MetadataResponseMetadataResponsePartition;
+export function readMetadataResponsePartition(r: Reader, v: number): MetadataResponsePartition {
+  const m = defaultMetadataResponsePartition() as MetadataResponsePartition;
   m.errorCode = r.int16();
   m.partitionIndex = r.int32();
   m.leaderId = r.int32();
@@ -141,10 +126,7 @@ export function readMetadataResponseMetadataResponsePartition(
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponsePartition(
-  m: MetadataResponseMetadataResponsePartition,
-  v: number,
-): number {
+export function sizeMetadataResponsePartition(m: MetadataResponsePartition, v: number): number {
   let size = 0;
   size += 2;
   size += 4;
@@ -166,9 +148,9 @@ export function sizeMetadataResponseMetadataResponsePartition(
   return size;
 }
 
-export function writeMetadataResponseMetadataResponsePartition(
+export function writeMetadataResponsePartition(
   w: Writer,
-  m: MetadataResponseMetadataResponsePartition,
+  m: MetadataResponsePartition,
   v: number,
 ): void {
   w.int16(m.errorCode);
@@ -199,7 +181,7 @@ export function writeMetadataResponseMetadataResponsePartition(
   }
 }
 
-export interface MetadataResponseMetadataResponseTopic {
+export interface MetadataResponseTopic {
   /** The topic error, or 0 if there was no error. — versions 0+ */
   errorCode: number;
   /** The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. — versions 0+; nullable 12+; map key */
@@ -209,15 +191,15 @@ export interface MetadataResponseMetadataResponseTopic {
   /** True if the topic is internal. — versions 1+; default "false"; ignorable */
   isInternal?: boolean;
   /** Each partition in the topic. — versions 0+ */
-  partitions: MetadataResponseMetadataResponsePartition[];
+  partitions: MetadataResponsePartition[];
   /** 32-bit bitfield to represent authorized operations for this topic. — versions 8+; default "-2147483648" */
   topicAuthorizedOperations?: number;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A MetadataResponseMetadataResponseTopic with every field at its default. */
-export function defaultMetadataResponseMetadataResponseTopic(): Complete<MetadataResponseMetadataResponseTopic> {
+/** A MetadataResponseTopic with every field at its default. */
+export function defaultMetadataResponseTopic(): Complete<MetadataResponseTopic> {
   return {
     errorCode: 0,
     name: '',
@@ -228,11 +210,8 @@ export function defaultMetadataResponseMetadataResponseTopic(): Complete<Metadat
   };
 }
 
-export function readMetadataResponseMetadataResponseTopic(
-  r: Reader,
-  v: number,
-): MetadataResponseMetadataResponseTopic {
-  const m = defaultMetadataResponseMetadataResponseTopic() as MetadataResponseMetadataResponseTopic;
+export function readMetadataResponseTopic(r: Reader, v: number): MetadataResponseTopic {
+  const m = defaultMetadataResponseTopic() as MetadataResponseTopic;
   m.errorCode = r.int16();
   m.name =
     v >= 9
@@ -244,7 +223,7 @@ export function readMetadataResponseMetadataResponseTopic(
         : r.string();
   if (v >= 10) m.topicId = r.uuid();
   if (v >= 1) m.isInternal = r.bool();
-  m.partitions = readArray(r, v >= 9, (r) => readMetadataResponseMetadataResponsePartition(r, v));
+  m.partitions = readArray(r, v >= 9, (r) => readMetadataResponsePartition(r, v));
   if (v >= 8) m.topicAuthorizedOperations = r.int32();
   if (v >= 9) {
     const unknown = r.taggedFields(() => false);
@@ -253,17 +232,14 @@ export function readMetadataResponseMetadataResponseTopic(
   return m;
 }
 
-export function sizeMetadataResponseMetadataResponseTopic(
-  m: MetadataResponseMetadataResponseTopic,
-  v: number,
-): number {
+export function sizeMetadataResponseTopic(m: MetadataResponseTopic, v: number): number {
   let size = 0;
   size += 2;
   size += nullableStringSize(m.name === undefined ? '' : m.name, v >= 9);
   if (v >= 10) size += 16;
   if (v >= 1) size += 1;
-  size += arraySize(m.partitions as MetadataResponseMetadataResponsePartition[], v >= 9, (x) =>
-    sizeMetadataResponseMetadataResponsePartition(x, v),
+  size += arraySize(m.partitions as MetadataResponsePartition[], v >= 9, (x) =>
+    sizeMetadataResponsePartition(x, v),
   );
   if (v >= 8) size += 4;
   if (v >= 9) {
@@ -274,11 +250,7 @@ export function sizeMetadataResponseMetadataResponseTopic(
   return size;
 }
 
-export function writeMetadataResponseMetadataResponseTopic(
-  w: Writer,
-  m: MetadataResponseMetadataResponseTopic,
-  v: number,
-): void {
+export function writeMetadataResponseTopic(w: Writer, m: MetadataResponseTopic, v: number): void {
   w.int16(m.errorCode);
   if (v >= 9) w.compactNullableString(m.name === undefined ? '' : m.name);
   else w.nullableString(m.name === undefined ? '' : m.name);
@@ -288,8 +260,8 @@ export function writeMetadataResponseMetadataResponseTopic(
   if (v >= 1) {
     w.bool(m.isInternal === undefined ? false : m.isInternal);
   }
-  writeArray(w, m.partitions as MetadataResponseMetadataResponsePartition[], v >= 9, (w, x) => {
-    writeMetadataResponseMetadataResponsePartition(w, x, v);
+  writeArray(w, m.partitions as MetadataResponsePartition[], v >= 9, (w, x) => {
+    writeMetadataResponsePartition(w, x, v);
   });
   if (
     !(v >= 8) &&
@@ -312,13 +284,13 @@ export interface MetadataResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. — versions 3+; ignorable */
   throttleTimeMs?: number;
   /** A list of brokers present in the cluster. — versions 0+ */
-  brokers: MetadataResponseMetadataResponseBroker[];
+  brokers: MetadataResponseBroker[];
   /** The cluster ID that responding broker belongs to. — versions 2+; nullable 2+; default "null"; ignorable */
   clusterId?: string | null;
   /** The ID of the controller broker. — versions 1+; default "-1"; ignorable */
   controllerId?: number;
   /** Each topic in the response. — versions 0+ */
-  topics: MetadataResponseMetadataResponseTopic[];
+  topics: MetadataResponseTopic[];
   /** 32-bit bitfield to represent authorized operations for this cluster. — versions 8-10; default "-2147483648" */
   clusterAuthorizedOperations?: number;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
@@ -340,10 +312,10 @@ export function defaultMetadataResponse(): Complete<MetadataResponse> {
 export function readMetadataResponse(r: Reader, v: number): MetadataResponse {
   const m = defaultMetadataResponse() as MetadataResponse;
   if (v >= 3) m.throttleTimeMs = r.int32();
-  m.brokers = readArray(r, v >= 9, (r) => readMetadataResponseMetadataResponseBroker(r, v));
+  m.brokers = readArray(r, v >= 9, (r) => readMetadataResponseBroker(r, v));
   if (v >= 2) m.clusterId = v >= 9 ? r.compactNullableString() : r.nullableString();
   if (v >= 1) m.controllerId = r.int32();
-  m.topics = readArray(r, v >= 9, (r) => readMetadataResponseMetadataResponseTopic(r, v));
+  m.topics = readArray(r, v >= 9, (r) => readMetadataResponseTopic(r, v));
   if (v >= 8 && v <= 10) m.clusterAuthorizedOperations = r.int32();
   if (v >= 9) {
     const unknown = r.taggedFields(() => false);
@@ -355,13 +327,13 @@ export function readMetadataResponse(r: Reader, v: number): MetadataResponse {
 export function sizeMetadataResponse(m: MetadataResponse, v: number): number {
   let size = 0;
   if (v >= 3) size += 4;
-  size += arraySize(m.brokers as MetadataResponseMetadataResponseBroker[], v >= 9, (x) =>
-    sizeMetadataResponseMetadataResponseBroker(x, v),
+  size += arraySize(m.brokers as MetadataResponseBroker[], v >= 9, (x) =>
+    sizeMetadataResponseBroker(x, v),
   );
   if (v >= 2) size += nullableStringSize(m.clusterId === undefined ? null : m.clusterId, v >= 9);
   if (v >= 1) size += 4;
-  size += arraySize(m.topics as MetadataResponseMetadataResponseTopic[], v >= 9, (x) =>
-    sizeMetadataResponseMetadataResponseTopic(x, v),
+  size += arraySize(m.topics as MetadataResponseTopic[], v >= 9, (x) =>
+    sizeMetadataResponseTopic(x, v),
   );
   if (v >= 8 && v <= 10) size += 4;
   if (v >= 9) {
@@ -376,8 +348,8 @@ export function writeMetadataResponse(w: Writer, m: MetadataResponse, v: number)
   if (v >= 3) {
     w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
   }
-  writeArray(w, m.brokers as MetadataResponseMetadataResponseBroker[], v >= 9, (w, x) => {
-    writeMetadataResponseMetadataResponseBroker(w, x, v);
+  writeArray(w, m.brokers as MetadataResponseBroker[], v >= 9, (w, x) => {
+    writeMetadataResponseBroker(w, x, v);
   });
   if (v >= 2) {
     if (v >= 9) w.compactNullableString(m.clusterId === undefined ? null : m.clusterId);
@@ -386,8 +358,8 @@ export function writeMetadataResponse(w: Writer, m: MetadataResponse, v: number)
   if (v >= 1) {
     w.int32(m.controllerId === undefined ? -1 : m.controllerId);
   }
-  writeArray(w, m.topics as MetadataResponseMetadataResponseTopic[], v >= 9, (w, x) => {
-    writeMetadataResponseMetadataResponseTopic(w, x, v);
+  writeArray(w, m.topics as MetadataResponseTopic[], v >= 9, (w, x) => {
+    writeMetadataResponseTopic(w, x, v);
   });
   if (
     !(v >= 8 && v <= 10) &&

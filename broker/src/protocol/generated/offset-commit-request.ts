@@ -18,7 +18,7 @@ import { ProtocolEncodeError } from '../codec/errors.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetCommitRequestOffsetCommitRequestPartition {
+export interface OffsetCommitRequestPartition {
   /** The partition index. — versions 0+ */
   partitionIndex: number;
   /** The message offset to be committed. — versions 0+ */
@@ -33,8 +33,8 @@ export interface OffsetCommitRequestOffsetCommitRequestPartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetCommitRequestOffsetCommitRequestPartition with every field at its default. */
-export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Complete<OffsetCommitRequestOffsetCommitRequestPartition> {
+/** A OffsetCommitRequestPartition with every field at its default. */
+export function defaultOffsetCommitRequestPartition(): Complete<OffsetCommitRequestPartition> {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -44,12 +44,11 @@ export function defaultOffsetCommitRequestOffsetCommitRequestPartition(): Comple
   };
 }
 
-export function readOffsetCommitRequestOffsetCommitRequestPartition(
+export function readOffsetCommitRequestPartition(
   r: Reader,
   v: number,
-): OffsetCommitRequestOffsetCommitRequestPartition {
-  const m =
-    defaultOffsetCommitRequestOffsetCommitRequestPartition() as OffsetCommitRequestOffsetCommitRequestPartition;
+): OffsetCommitRequestPartition {
+  const m = defaultOffsetCommitRequestPartition() as OffsetCommitRequestPartition;
   m.partitionIndex = r.int32();
   m.committedOffset = r.int64();
   if (v >= 6) m.committedLeaderEpoch = r.int32();
@@ -62,8 +61,8 @@ export function readOffsetCommitRequestOffsetCommitRequestPartition(
   return m;
 }
 
-export function sizeOffsetCommitRequestOffsetCommitRequestPartition(
-  m: OffsetCommitRequestOffsetCommitRequestPartition,
+export function sizeOffsetCommitRequestPartition(
+  m: OffsetCommitRequestPartition,
   v: number,
 ): number {
   let size = 0;
@@ -80,9 +79,9 @@ export function sizeOffsetCommitRequestOffsetCommitRequestPartition(
   return size;
 }
 
-export function writeOffsetCommitRequestOffsetCommitRequestPartition(
+export function writeOffsetCommitRequestPartition(
   w: Writer,
-  m: OffsetCommitRequestOffsetCommitRequestPartition,
+  m: OffsetCommitRequestPartition,
   v: number,
 ): void {
   w.int32(m.partitionIndex);
@@ -105,30 +104,24 @@ export function writeOffsetCommitRequestOffsetCommitRequestPartition(
   }
 }
 
-export interface OffsetCommitRequestOffsetCommitRequestTopic {
+export interface OffsetCommitRequestTopic {
   /** The topic name. — versions 0+ */
   name: string;
   /** Each partition to commit offsets for. — versions 0+ */
-  partitions: OffsetCommitRequestOffsetCommitRequestPartition[];
+  partitions: OffsetCommitRequestPartition[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetCommitRequestOffsetCommitRequestTopic with every field at its default. */
-export function defaultOffsetCommitRequestOffsetCommitRequestTopic(): Complete<OffsetCommitRequestOffsetCommitRequestTopic> {
+/** A OffsetCommitRequestTopic with every field at its default. */
+export function defaultOffsetCommitRequestTopic(): Complete<OffsetCommitRequestTopic> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetCommitRequestOffsetCommitRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetCommitRequestOffsetCommitRequestTopic {
-  const m =
-    defaultOffsetCommitRequestOffsetCommitRequestTopic() as OffsetCommitRequestOffsetCommitRequestTopic;
+export function readOffsetCommitRequestTopic(r: Reader, v: number): OffsetCommitRequestTopic {
+  const m = defaultOffsetCommitRequestTopic() as OffsetCommitRequestTopic;
   m.name = v >= 8 ? r.compactString() : r.string();
-  m.partitions = readArray(r, v >= 8, (r) =>
-    readOffsetCommitRequestOffsetCommitRequestPartition(r, v),
-  );
+  m.partitions = readArray(r, v >= 8, (r) => readOffsetCommitRequestPartition(r, v));
   if (v >= 8) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -136,16 +129,11 @@ export function readOffsetCommitRequestOffsetCommitRequestTopic(
   return m;
 }
 
-export function sizeOffsetCommitRequestOffsetCommitRequestTopic(
-  m: OffsetCommitRequestOffsetCommitRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetCommitRequestTopic(m: OffsetCommitRequestTopic, v: number): number {
   let size = 0;
   size += stringSize(m.name as string, v >= 8);
-  size += arraySize(
-    m.partitions as OffsetCommitRequestOffsetCommitRequestPartition[],
-    v >= 8,
-    (x) => sizeOffsetCommitRequestOffsetCommitRequestPartition(x, v),
+  size += arraySize(m.partitions as OffsetCommitRequestPartition[], v >= 8, (x) =>
+    sizeOffsetCommitRequestPartition(x, v),
   );
   if (v >= 8) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -155,21 +143,16 @@ export function sizeOffsetCommitRequestOffsetCommitRequestTopic(
   return size;
 }
 
-export function writeOffsetCommitRequestOffsetCommitRequestTopic(
+export function writeOffsetCommitRequestTopic(
   w: Writer,
-  m: OffsetCommitRequestOffsetCommitRequestTopic,
+  m: OffsetCommitRequestTopic,
   v: number,
 ): void {
   if (v >= 8) w.compactString(m.name as string);
   else w.string(m.name as string);
-  writeArray(
-    w,
-    m.partitions as OffsetCommitRequestOffsetCommitRequestPartition[],
-    v >= 8,
-    (w, x) => {
-      writeOffsetCommitRequestOffsetCommitRequestPartition(w, x, v);
-    },
-  );
+  writeArray(w, m.partitions as OffsetCommitRequestPartition[], v >= 8, (w, x) => {
+    writeOffsetCommitRequestPartition(w, x, v);
+  });
   if (v >= 8) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);
     w.rawTaggedFields(m.unknownTaggedFields);
@@ -188,7 +171,7 @@ export interface OffsetCommitRequest {
   /** The time period in ms to retain the offset. — versions 2-4; default "-1"; ignorable */
   retentionTimeMs?: number;
   /** The topics to commit offsets for. — versions 0+ */
-  topics: OffsetCommitRequestOffsetCommitRequestTopic[];
+  topics: OffsetCommitRequestTopic[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -212,7 +195,7 @@ export function readOffsetCommitRequest(r: Reader, v: number): OffsetCommitReque
   if (v >= 1) m.memberId = v >= 8 ? r.compactString() : r.string();
   if (v >= 7) m.groupInstanceId = v >= 8 ? r.compactNullableString() : r.nullableString();
   if (v >= 2 && v <= 4) m.retentionTimeMs = r.int64();
-  m.topics = readArray(r, v >= 8, (r) => readOffsetCommitRequestOffsetCommitRequestTopic(r, v));
+  m.topics = readArray(r, v >= 8, (r) => readOffsetCommitRequestTopic(r, v));
   if (v >= 8) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -228,8 +211,8 @@ export function sizeOffsetCommitRequest(m: OffsetCommitRequest, v: number): numb
   if (v >= 7)
     size += nullableStringSize(m.groupInstanceId === undefined ? null : m.groupInstanceId, v >= 8);
   if (v >= 2 && v <= 4) size += 8;
-  size += arraySize(m.topics as OffsetCommitRequestOffsetCommitRequestTopic[], v >= 8, (x) =>
-    sizeOffsetCommitRequestOffsetCommitRequestTopic(x, v),
+  size += arraySize(m.topics as OffsetCommitRequestTopic[], v >= 8, (x) =>
+    sizeOffsetCommitRequestTopic(x, v),
   );
   if (v >= 8) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -260,8 +243,8 @@ export function writeOffsetCommitRequest(w: Writer, m: OffsetCommitRequest, v: n
   if (v >= 2 && v <= 4) {
     w.int64(m.retentionTimeMs === undefined ? -1 : m.retentionTimeMs);
   }
-  writeArray(w, m.topics as OffsetCommitRequestOffsetCommitRequestTopic[], v >= 8, (w, x) => {
-    writeOffsetCommitRequestOffsetCommitRequestTopic(w, x, v);
+  writeArray(w, m.topics as OffsetCommitRequestTopic[], v >= 8, (w, x) => {
+    writeOffsetCommitRequestTopic(w, x, v);
   });
   if (v >= 8) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);

@@ -11,7 +11,7 @@ import type { TaggedField } from '../codec/tagged-fields.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetCommitResponseOffsetCommitResponsePartition {
+export interface OffsetCommitResponsePartition {
   /** The partition index. — versions 0+ */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. — versions 0+ */
@@ -20,17 +20,16 @@ export interface OffsetCommitResponseOffsetCommitResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetCommitResponseOffsetCommitResponsePartition with every field at its default. */
-export function defaultOffsetCommitResponseOffsetCommitResponsePartition(): Complete<OffsetCommitResponseOffsetCommitResponsePartition> {
+/** A OffsetCommitResponsePartition with every field at its default. */
+export function defaultOffsetCommitResponsePartition(): Complete<OffsetCommitResponsePartition> {
   return { partitionIndex: 0, errorCode: 0 };
 }
 
-export function readOffsetCommitResponseOffsetCommitResponsePartition(
+export function readOffsetCommitResponsePartition(
   r: Reader,
   v: number,
-): OffsetCommitResponseOffsetCommitResponsePartition {
-  const m =
-    defaultOffsetCommitResponseOffsetCommitResponsePartition() as OffsetCommitResponseOffsetCommitResponsePartition;
+): OffsetCommitResponsePartition {
+  const m = defaultOffsetCommitResponsePartition() as OffsetCommitResponsePartition;
   m.partitionIndex = r.int32();
   m.errorCode = r.int16();
   if (v >= 8) {
@@ -40,8 +39,8 @@ export function readOffsetCommitResponseOffsetCommitResponsePartition(
   return m;
 }
 
-export function sizeOffsetCommitResponseOffsetCommitResponsePartition(
-  m: OffsetCommitResponseOffsetCommitResponsePartition,
+export function sizeOffsetCommitResponsePartition(
+  m: OffsetCommitResponsePartition,
   v: number,
 ): number {
   let size = 0;
@@ -55,9 +54,9 @@ export function sizeOffsetCommitResponseOffsetCommitResponsePartition(
   return size;
 }
 
-export function writeOffsetCommitResponseOffsetCommitResponsePartition(
+export function writeOffsetCommitResponsePartition(
   w: Writer,
-  m: OffsetCommitResponseOffsetCommitResponsePartition,
+  m: OffsetCommitResponsePartition,
   v: number,
 ): void {
   w.int32(m.partitionIndex);
@@ -68,30 +67,24 @@ export function writeOffsetCommitResponseOffsetCommitResponsePartition(
   }
 }
 
-export interface OffsetCommitResponseOffsetCommitResponseTopic {
+export interface OffsetCommitResponseTopic {
   /** The topic name. — versions 0+ */
   name: string;
   /** The responses for each partition in the topic. — versions 0+ */
-  partitions: OffsetCommitResponseOffsetCommitResponsePartition[];
+  partitions: OffsetCommitResponsePartition[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetCommitResponseOffsetCommitResponseTopic with every field at its default. */
-export function defaultOffsetCommitResponseOffsetCommitResponseTopic(): Complete<OffsetCommitResponseOffsetCommitResponseTopic> {
+/** A OffsetCommitResponseTopic with every field at its default. */
+export function defaultOffsetCommitResponseTopic(): Complete<OffsetCommitResponseTopic> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetCommitResponseOffsetCommitResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetCommitResponseOffsetCommitResponseTopic {
-  const m =
-    defaultOffsetCommitResponseOffsetCommitResponseTopic() as OffsetCommitResponseOffsetCommitResponseTopic;
+export function readOffsetCommitResponseTopic(r: Reader, v: number): OffsetCommitResponseTopic {
+  const m = defaultOffsetCommitResponseTopic() as OffsetCommitResponseTopic;
   m.name = v >= 8 ? r.compactString() : r.string();
-  m.partitions = readArray(r, v >= 8, (r) =>
-    readOffsetCommitResponseOffsetCommitResponsePartition(r, v),
-  );
+  m.partitions = readArray(r, v >= 8, (r) => readOffsetCommitResponsePartition(r, v));
   if (v >= 8) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -99,16 +92,11 @@ export function readOffsetCommitResponseOffsetCommitResponseTopic(
   return m;
 }
 
-export function sizeOffsetCommitResponseOffsetCommitResponseTopic(
-  m: OffsetCommitResponseOffsetCommitResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetCommitResponseTopic(m: OffsetCommitResponseTopic, v: number): number {
   let size = 0;
   size += stringSize(m.name as string, v >= 8);
-  size += arraySize(
-    m.partitions as OffsetCommitResponseOffsetCommitResponsePartition[],
-    v >= 8,
-    (x) => sizeOffsetCommitResponseOffsetCommitResponsePartition(x, v),
+  size += arraySize(m.partitions as OffsetCommitResponsePartition[], v >= 8, (x) =>
+    sizeOffsetCommitResponsePartition(x, v),
   );
   if (v >= 8) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -118,21 +106,16 @@ export function sizeOffsetCommitResponseOffsetCommitResponseTopic(
   return size;
 }
 
-export function writeOffsetCommitResponseOffsetCommitResponseTopic(
+export function writeOffsetCommitResponseTopic(
   w: Writer,
-  m: OffsetCommitResponseOffsetCommitResponseTopic,
+  m: OffsetCommitResponseTopic,
   v: number,
 ): void {
   if (v >= 8) w.compactString(m.name as string);
   else w.string(m.name as string);
-  writeArray(
-    w,
-    m.partitions as OffsetCommitResponseOffsetCommitResponsePartition[],
-    v >= 8,
-    (w, x) => {
-      writeOffsetCommitResponseOffsetCommitResponsePartition(w, x, v);
-    },
-  );
+  writeArray(w, m.partitions as OffsetCommitResponsePartition[], v >= 8, (w, x) => {
+    writeOffsetCommitResponsePartition(w, x, v);
+  });
   if (v >= 8) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);
     w.rawTaggedFields(m.unknownTaggedFields);
@@ -143,7 +126,7 @@ export interface OffsetCommitResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. — versions 3+; ignorable */
   throttleTimeMs?: number;
   /** The responses for each topic. — versions 0+ */
-  topics: OffsetCommitResponseOffsetCommitResponseTopic[];
+  topics: OffsetCommitResponseTopic[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -156,7 +139,7 @@ export function defaultOffsetCommitResponse(): Complete<OffsetCommitResponse> {
 export function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResponse {
   const m = defaultOffsetCommitResponse() as OffsetCommitResponse;
   if (v >= 3) m.throttleTimeMs = r.int32();
-  m.topics = readArray(r, v >= 8, (r) => readOffsetCommitResponseOffsetCommitResponseTopic(r, v));
+  m.topics = readArray(r, v >= 8, (r) => readOffsetCommitResponseTopic(r, v));
   if (v >= 8) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -167,8 +150,8 @@ export function readOffsetCommitResponse(r: Reader, v: number): OffsetCommitResp
 export function sizeOffsetCommitResponse(m: OffsetCommitResponse, v: number): number {
   let size = 0;
   if (v >= 3) size += 4;
-  size += arraySize(m.topics as OffsetCommitResponseOffsetCommitResponseTopic[], v >= 8, (x) =>
-    sizeOffsetCommitResponseOffsetCommitResponseTopic(x, v),
+  size += arraySize(m.topics as OffsetCommitResponseTopic[], v >= 8, (x) =>
+    sizeOffsetCommitResponseTopic(x, v),
   );
   if (v >= 8) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -182,8 +165,8 @@ export function writeOffsetCommitResponse(w: Writer, m: OffsetCommitResponse, v:
   if (v >= 3) {
     w.int32(m.throttleTimeMs === undefined ? 0 : m.throttleTimeMs);
   }
-  writeArray(w, m.topics as OffsetCommitResponseOffsetCommitResponseTopic[], v >= 8, (w, x) => {
-    writeOffsetCommitResponseOffsetCommitResponseTopic(w, x, v);
+  writeArray(w, m.topics as OffsetCommitResponseTopic[], v >= 8, (w, x) => {
+    writeOffsetCommitResponseTopic(w, x, v);
   });
   if (v >= 8) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);

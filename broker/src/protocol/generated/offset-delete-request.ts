@@ -10,28 +10,27 @@ import type { MessageCodec } from '../codec/message-codec.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetDeleteRequestOffsetDeleteRequestPartition {
+export interface OffsetDeleteRequestPartition {
   /** The partition index. — versions 0+ */
   partitionIndex: number;
 }
 
-/** A OffsetDeleteRequestOffsetDeleteRequestPartition with every field at its default. */
-export function defaultOffsetDeleteRequestOffsetDeleteRequestPartition(): Complete<OffsetDeleteRequestOffsetDeleteRequestPartition> {
+/** A OffsetDeleteRequestPartition with every field at its default. */
+export function defaultOffsetDeleteRequestPartition(): Complete<OffsetDeleteRequestPartition> {
   return { partitionIndex: 0 };
 }
 
-export function readOffsetDeleteRequestOffsetDeleteRequestPartition(
+export function readOffsetDeleteRequestPartition(
   r: Reader,
   v: number,
-): OffsetDeleteRequestOffsetDeleteRequestPartition {
-  const m =
-    defaultOffsetDeleteRequestOffsetDeleteRequestPartition() as OffsetDeleteRequestOffsetDeleteRequestPartition;
+): OffsetDeleteRequestPartition {
+  const m = defaultOffsetDeleteRequestPartition() as OffsetDeleteRequestPartition;
   m.partitionIndex = r.int32();
   return m;
 }
 
-export function sizeOffsetDeleteRequestOffsetDeleteRequestPartition(
-  m: OffsetDeleteRequestOffsetDeleteRequestPartition,
+export function sizeOffsetDeleteRequestPartition(
+  m: OffsetDeleteRequestPartition,
   v: number,
 ): number {
   let size = 0;
@@ -39,72 +38,58 @@ export function sizeOffsetDeleteRequestOffsetDeleteRequestPartition(
   return size;
 }
 
-export function writeOffsetDeleteRequestOffsetDeleteRequestPartition(
+export function writeOffsetDeleteRequestPartition(
   w: Writer,
-  m: OffsetDeleteRequestOffsetDeleteRequestPartition,
+  m: OffsetDeleteRequestPartition,
   v: number,
 ): void {
   w.int32(m.partitionIndex);
 }
 
-export interface OffsetDeleteRequestOffsetDeleteRequestTopic {
+export interface OffsetDeleteRequestTopic {
   /** The topic name. — versions 0+; map key */
   name: string;
   /** Each partition to delete offsets for. — versions 0+ */
-  partitions: OffsetDeleteRequestOffsetDeleteRequestPartition[];
+  partitions: OffsetDeleteRequestPartition[];
 }
 
-/** A OffsetDeleteRequestOffsetDeleteRequestTopic with every field at its default. */
-export function defaultOffsetDeleteRequestOffsetDeleteRequestTopic(): Complete<OffsetDeleteRequestOffsetDeleteRequestTopic> {
+/** A OffsetDeleteRequestTopic with every field at its default. */
+export function defaultOffsetDeleteRequestTopic(): Complete<OffsetDeleteRequestTopic> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetDeleteRequestOffsetDeleteRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetDeleteRequestOffsetDeleteRequestTopic {
-  const m =
-    defaultOffsetDeleteRequestOffsetDeleteRequestTopic() as OffsetDeleteRequestOffsetDeleteRequestTopic;
+export function readOffsetDeleteRequestTopic(r: Reader, v: number): OffsetDeleteRequestTopic {
+  const m = defaultOffsetDeleteRequestTopic() as OffsetDeleteRequestTopic;
   m.name = r.string();
-  m.partitions = readArray(r, false, (r) =>
-    readOffsetDeleteRequestOffsetDeleteRequestPartition(r, v),
-  );
+  m.partitions = readArray(r, false, (r) => readOffsetDeleteRequestPartition(r, v));
   return m;
 }
 
-export function sizeOffsetDeleteRequestOffsetDeleteRequestTopic(
-  m: OffsetDeleteRequestOffsetDeleteRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetDeleteRequestTopic(m: OffsetDeleteRequestTopic, v: number): number {
   let size = 0;
   size += stringSize(m.name as string, false);
-  size += arraySize(m.partitions as OffsetDeleteRequestOffsetDeleteRequestPartition[], false, (x) =>
-    sizeOffsetDeleteRequestOffsetDeleteRequestPartition(x, v),
+  size += arraySize(m.partitions as OffsetDeleteRequestPartition[], false, (x) =>
+    sizeOffsetDeleteRequestPartition(x, v),
   );
   return size;
 }
 
-export function writeOffsetDeleteRequestOffsetDeleteRequestTopic(
+export function writeOffsetDeleteRequestTopic(
   w: Writer,
-  m: OffsetDeleteRequestOffsetDeleteRequestTopic,
+  m: OffsetDeleteRequestTopic,
   v: number,
 ): void {
   w.string(m.name as string);
-  writeArray(
-    w,
-    m.partitions as OffsetDeleteRequestOffsetDeleteRequestPartition[],
-    false,
-    (w, x) => {
-      writeOffsetDeleteRequestOffsetDeleteRequestPartition(w, x, v);
-    },
-  );
+  writeArray(w, m.partitions as OffsetDeleteRequestPartition[], false, (w, x) => {
+    writeOffsetDeleteRequestPartition(w, x, v);
+  });
 }
 
 export interface OffsetDeleteRequest {
   /** The unique group identifier. — versions 0+ */
   groupId: string;
   /** The topics to delete offsets for — versions 0+ */
-  topics: OffsetDeleteRequestOffsetDeleteRequestTopic[];
+  topics: OffsetDeleteRequestTopic[];
 }
 
 /** A OffsetDeleteRequest with every field at its default. */
@@ -115,23 +100,23 @@ export function defaultOffsetDeleteRequest(): Complete<OffsetDeleteRequest> {
 export function readOffsetDeleteRequest(r: Reader, v: number): OffsetDeleteRequest {
   const m = defaultOffsetDeleteRequest() as OffsetDeleteRequest;
   m.groupId = r.string();
-  m.topics = readArray(r, false, (r) => readOffsetDeleteRequestOffsetDeleteRequestTopic(r, v));
+  m.topics = readArray(r, false, (r) => readOffsetDeleteRequestTopic(r, v));
   return m;
 }
 
 export function sizeOffsetDeleteRequest(m: OffsetDeleteRequest, v: number): number {
   let size = 0;
   size += stringSize(m.groupId as string, false);
-  size += arraySize(m.topics as OffsetDeleteRequestOffsetDeleteRequestTopic[], false, (x) =>
-    sizeOffsetDeleteRequestOffsetDeleteRequestTopic(x, v),
+  size += arraySize(m.topics as OffsetDeleteRequestTopic[], false, (x) =>
+    sizeOffsetDeleteRequestTopic(x, v),
   );
   return size;
 }
 
 export function writeOffsetDeleteRequest(w: Writer, m: OffsetDeleteRequest, v: number): void {
   w.string(m.groupId as string);
-  writeArray(w, m.topics as OffsetDeleteRequestOffsetDeleteRequestTopic[], false, (w, x) => {
-    writeOffsetDeleteRequestOffsetDeleteRequestTopic(w, x, v);
+  writeArray(w, m.topics as OffsetDeleteRequestTopic[], false, (w, x) => {
+    writeOffsetDeleteRequestTopic(w, x, v);
   });
 }
 

@@ -10,31 +10,30 @@ import type { MessageCodec } from '../codec/message-codec.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetDeleteResponseOffsetDeleteResponsePartition {
+export interface OffsetDeleteResponsePartition {
   /** The partition index. — versions 0+; map key */
   partitionIndex: number;
   /** The error code, or 0 if there was no error. — versions 0+ */
   errorCode: number;
 }
 
-/** A OffsetDeleteResponseOffsetDeleteResponsePartition with every field at its default. */
-export function defaultOffsetDeleteResponseOffsetDeleteResponsePartition(): Complete<OffsetDeleteResponseOffsetDeleteResponsePartition> {
+/** A OffsetDeleteResponsePartition with every field at its default. */
+export function defaultOffsetDeleteResponsePartition(): Complete<OffsetDeleteResponsePartition> {
   return { partitionIndex: 0, errorCode: 0 };
 }
 
-export function readOffsetDeleteResponseOffsetDeleteResponsePartition(
+export function readOffsetDeleteResponsePartition(
   r: Reader,
   v: number,
-): OffsetDeleteResponseOffsetDeleteResponsePartition {
-  const m =
-    defaultOffsetDeleteResponseOffsetDeleteResponsePartition() as OffsetDeleteResponseOffsetDeleteResponsePartition;
+): OffsetDeleteResponsePartition {
+  const m = defaultOffsetDeleteResponsePartition() as OffsetDeleteResponsePartition;
   m.partitionIndex = r.int32();
   m.errorCode = r.int16();
   return m;
 }
 
-export function sizeOffsetDeleteResponseOffsetDeleteResponsePartition(
-  m: OffsetDeleteResponseOffsetDeleteResponsePartition,
+export function sizeOffsetDeleteResponsePartition(
+  m: OffsetDeleteResponsePartition,
   v: number,
 ): number {
   let size = 0;
@@ -43,68 +42,52 @@ export function sizeOffsetDeleteResponseOffsetDeleteResponsePartition(
   return size;
 }
 
-export function writeOffsetDeleteResponseOffsetDeleteResponsePartition(
+export function writeOffsetDeleteResponsePartition(
   w: Writer,
-  m: OffsetDeleteResponseOffsetDeleteResponsePartition,
+  m: OffsetDeleteResponsePartition,
   v: number,
 ): void {
   w.int32(m.partitionIndex);
   w.int16(m.errorCode);
 }
 
-export interface OffsetDeleteResponseOffsetDeleteResponseTopic {
+export interface OffsetDeleteResponseTopic {
   /** The topic name. — versions 0+; map key */
   name: string;
   /** The responses for each partition in the topic. — versions 0+ */
-  partitions: OffsetDeleteResponseOffsetDeleteResponsePartition[];
+  partitions: OffsetDeleteResponsePartition[];
 }
 
-/** A OffsetDeleteResponseOffsetDeleteResponseTopic with every field at its default. */
-export function defaultOffsetDeleteResponseOffsetDeleteResponseTopic(): Complete<OffsetDeleteResponseOffsetDeleteResponseTopic> {
+/** A OffsetDeleteResponseTopic with every field at its default. */
+export function defaultOffsetDeleteResponseTopic(): Complete<OffsetDeleteResponseTopic> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetDeleteResponseOffsetDeleteResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetDeleteResponseOffsetDeleteResponseTopic {
-  const m =
-    defaultOffsetDeleteResponseOffsetDeleteResponseTopic() as OffsetDeleteResponseOffsetDeleteResponseTopic;
+export function readOffsetDeleteResponseTopic(r: Reader, v: number): OffsetDeleteResponseTopic {
+  const m = defaultOffsetDeleteResponseTopic() as OffsetDeleteResponseTopic;
   m.name = r.string();
-  m.partitions = readArray(r, false, (r) =>
-    readOffsetDeleteResponseOffsetDeleteResponsePartition(r, v),
-  );
+  m.partitions = readArray(r, false, (r) => readOffsetDeleteResponsePartition(r, v));
   return m;
 }
 
-export function sizeOffsetDeleteResponseOffsetDeleteResponseTopic(
-  m: OffsetDeleteResponseOffsetDeleteResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetDeleteResponseTopic(m: OffsetDeleteResponseTopic, v: number): number {
   let size = 0;
   size += stringSize(m.name as string, false);
-  size += arraySize(
-    m.partitions as OffsetDeleteResponseOffsetDeleteResponsePartition[],
-    false,
-    (x) => sizeOffsetDeleteResponseOffsetDeleteResponsePartition(x, v),
+  size += arraySize(m.partitions as OffsetDeleteResponsePartition[], false, (x) =>
+    sizeOffsetDeleteResponsePartition(x, v),
   );
   return size;
 }
 
-export function writeOffsetDeleteResponseOffsetDeleteResponseTopic(
+export function writeOffsetDeleteResponseTopic(
   w: Writer,
-  m: OffsetDeleteResponseOffsetDeleteResponseTopic,
+  m: OffsetDeleteResponseTopic,
   v: number,
 ): void {
   w.string(m.name as string);
-  writeArray(
-    w,
-    m.partitions as OffsetDeleteResponseOffsetDeleteResponsePartition[],
-    false,
-    (w, x) => {
-      writeOffsetDeleteResponseOffsetDeleteResponsePartition(w, x, v);
-    },
-  );
+  writeArray(w, m.partitions as OffsetDeleteResponsePartition[], false, (w, x) => {
+    writeOffsetDeleteResponsePartition(w, x, v);
+  });
 }
 
 export interface OffsetDeleteResponse {
@@ -113,7 +96,7 @@ export interface OffsetDeleteResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. — versions 0+; ignorable */
   throttleTimeMs: number;
   /** The responses for each topic. — versions 0+ */
-  topics: OffsetDeleteResponseOffsetDeleteResponseTopic[];
+  topics: OffsetDeleteResponseTopic[];
 }
 
 /** A OffsetDeleteResponse with every field at its default. */
@@ -125,7 +108,7 @@ export function readOffsetDeleteResponse(r: Reader, v: number): OffsetDeleteResp
   const m = defaultOffsetDeleteResponse() as OffsetDeleteResponse;
   m.errorCode = r.int16();
   m.throttleTimeMs = r.int32();
-  m.topics = readArray(r, false, (r) => readOffsetDeleteResponseOffsetDeleteResponseTopic(r, v));
+  m.topics = readArray(r, false, (r) => readOffsetDeleteResponseTopic(r, v));
   return m;
 }
 
@@ -133,8 +116,8 @@ export function sizeOffsetDeleteResponse(m: OffsetDeleteResponse, v: number): nu
   let size = 0;
   size += 2;
   size += 4;
-  size += arraySize(m.topics as OffsetDeleteResponseOffsetDeleteResponseTopic[], false, (x) =>
-    sizeOffsetDeleteResponseOffsetDeleteResponseTopic(x, v),
+  size += arraySize(m.topics as OffsetDeleteResponseTopic[], false, (x) =>
+    sizeOffsetDeleteResponseTopic(x, v),
   );
   return size;
 }
@@ -142,8 +125,8 @@ export function sizeOffsetDeleteResponse(m: OffsetDeleteResponse, v: number): nu
 export function writeOffsetDeleteResponse(w: Writer, m: OffsetDeleteResponse, v: number): void {
   w.int16(m.errorCode);
   w.int32(m.throttleTimeMs);
-  writeArray(w, m.topics as OffsetDeleteResponseOffsetDeleteResponseTopic[], false, (w, x) => {
-    writeOffsetDeleteResponseOffsetDeleteResponseTopic(w, x, v);
+  writeArray(w, m.topics as OffsetDeleteResponseTopic[], false, (w, x) => {
+    writeOffsetDeleteResponseTopic(w, x, v);
   });
 }
 

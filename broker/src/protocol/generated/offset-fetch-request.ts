@@ -19,7 +19,7 @@ import { ProtocolEncodeError } from '../codec/errors.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetFetchRequestOffsetFetchRequestTopic {
+export interface OffsetFetchRequestTopic {
   /** The topic name. — versions 0-7 */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. — versions 0-7 */
@@ -28,17 +28,13 @@ export interface OffsetFetchRequestOffsetFetchRequestTopic {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchRequestOffsetFetchRequestTopic with every field at its default. */
-export function defaultOffsetFetchRequestOffsetFetchRequestTopic(): Complete<OffsetFetchRequestOffsetFetchRequestTopic> {
+/** A OffsetFetchRequestTopic with every field at its default. */
+export function defaultOffsetFetchRequestTopic(): Complete<OffsetFetchRequestTopic> {
   return { name: '', partitionIndexes: [] };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestTopic(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestTopic {
-  const m =
-    defaultOffsetFetchRequestOffsetFetchRequestTopic() as OffsetFetchRequestOffsetFetchRequestTopic;
+export function readOffsetFetchRequestTopic(r: Reader, v: number): OffsetFetchRequestTopic {
+  const m = defaultOffsetFetchRequestTopic() as OffsetFetchRequestTopic;
   if (v <= 7) m.name = v >= 6 ? r.compactString() : r.string();
   if (v <= 7) m.partitionIndexes = readArray(r, v >= 6, (r) => r.int32());
   if (v >= 6) {
@@ -48,10 +44,7 @@ export function readOffsetFetchRequestOffsetFetchRequestTopic(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestTopic(
-  m: OffsetFetchRequestOffsetFetchRequestTopic,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestTopic(m: OffsetFetchRequestTopic, v: number): number {
   let size = 0;
   if (v <= 7) size += stringSize((m.name === undefined ? '' : m.name) as string, v >= 6);
   if (v <= 7)
@@ -68,9 +61,9 @@ export function sizeOffsetFetchRequestOffsetFetchRequestTopic(
   return size;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestTopic(
+export function writeOffsetFetchRequestTopic(
   w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestTopic,
+  m: OffsetFetchRequestTopic,
   v: number,
 ): void {
   if (!(v <= 7) && m.name !== undefined && m.name !== '')
@@ -99,7 +92,7 @@ export function writeOffsetFetchRequestOffsetFetchRequestTopic(
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestTopics {
+export interface OffsetFetchRequestTopics {
   /** The topic name. — versions 8+ */
   name?: string;
   /** The partition indexes we would like to fetch offsets for. — versions 8+ */
@@ -108,17 +101,13 @@ export interface OffsetFetchRequestOffsetFetchRequestTopics {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchRequestOffsetFetchRequestTopics with every field at its default. */
-export function defaultOffsetFetchRequestOffsetFetchRequestTopics(): Complete<OffsetFetchRequestOffsetFetchRequestTopics> {
+/** A OffsetFetchRequestTopics with every field at its default. */
+export function defaultOffsetFetchRequestTopics(): Complete<OffsetFetchRequestTopics> {
   return { name: '', partitionIndexes: [] };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestTopics(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestTopics {
-  const m =
-    defaultOffsetFetchRequestOffsetFetchRequestTopics() as OffsetFetchRequestOffsetFetchRequestTopics;
+export function readOffsetFetchRequestTopics(r: Reader, v: number): OffsetFetchRequestTopics {
+  const m = defaultOffsetFetchRequestTopics() as OffsetFetchRequestTopics;
   if (v >= 8) m.name = r.compactString();
   if (v >= 8) m.partitionIndexes = readArray(r, true, (r) => r.int32());
   if (v >= 6) {
@@ -128,10 +117,7 @@ export function readOffsetFetchRequestOffsetFetchRequestTopics(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestTopics(
-  m: OffsetFetchRequestOffsetFetchRequestTopics,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestTopics(m: OffsetFetchRequestTopics, v: number): number {
   let size = 0;
   if (v >= 8) size += stringSize((m.name === undefined ? '' : m.name) as string, true);
   if (v >= 8)
@@ -148,9 +134,9 @@ export function sizeOffsetFetchRequestOffsetFetchRequestTopics(
   return size;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestTopics(
+export function writeOffsetFetchRequestTopics(
   w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestTopics,
+  m: OffsetFetchRequestTopics,
   v: number,
 ): void {
   if (!(v >= 8) && m.name !== undefined && m.name !== '')
@@ -178,7 +164,7 @@ export function writeOffsetFetchRequestOffsetFetchRequestTopics(
   }
 }
 
-export interface OffsetFetchRequestOffsetFetchRequestGroup {
+export interface OffsetFetchRequestGroup {
   /** The group ID. — versions 8+ */
   groupId?: string;
   /** The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). — versions 9+; nullable 9+; default "null"; ignorable */
@@ -186,29 +172,22 @@ export interface OffsetFetchRequestOffsetFetchRequestGroup {
   /** The member epoch if using the new consumer protocol (KIP-848). — versions 9+; default "-1"; ignorable */
   memberEpoch?: number;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. — versions 8+; nullable 8+ */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopics[] | null;
+  topics?: OffsetFetchRequestTopics[] | null;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchRequestOffsetFetchRequestGroup with every field at its default. */
-export function defaultOffsetFetchRequestOffsetFetchRequestGroup(): Complete<OffsetFetchRequestOffsetFetchRequestGroup> {
+/** A OffsetFetchRequestGroup with every field at its default. */
+export function defaultOffsetFetchRequestGroup(): Complete<OffsetFetchRequestGroup> {
   return { groupId: '', memberId: null, memberEpoch: -1, topics: [] };
 }
 
-export function readOffsetFetchRequestOffsetFetchRequestGroup(
-  r: Reader,
-  v: number,
-): OffsetFetchRequestOffsetFetchRequestGroup {
-  const m =
-    defaultOffsetFetchRequestOffsetFetchRequestGroup() as OffsetFetchRequestOffsetFetchRequestGroup;
+export function readOffsetFetchRequestGroup(r: Reader, v: number): OffsetFetchRequestGroup {
+  const m = defaultOffsetFetchRequestGroup() as OffsetFetchRequestGroup;
   if (v >= 8) m.groupId = r.compactString();
   if (v === 9) m.memberId = r.compactNullableString();
   if (v === 9) m.memberEpoch = r.int32();
-  if (v >= 8)
-    m.topics = readNullableArray(r, true, (r) =>
-      readOffsetFetchRequestOffsetFetchRequestTopics(r, v),
-    );
+  if (v >= 8) m.topics = readNullableArray(r, true, (r) => readOffsetFetchRequestTopics(r, v));
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -216,17 +195,14 @@ export function readOffsetFetchRequestOffsetFetchRequestGroup(
   return m;
 }
 
-export function sizeOffsetFetchRequestOffsetFetchRequestGroup(
-  m: OffsetFetchRequestOffsetFetchRequestGroup,
-  v: number,
-): number {
+export function sizeOffsetFetchRequestGroup(m: OffsetFetchRequestGroup, v: number): number {
   let size = 0;
   if (v >= 8) size += stringSize((m.groupId === undefined ? '' : m.groupId) as string, true);
   if (v === 9) size += nullableStringSize(m.memberId === undefined ? null : m.memberId, true);
   if (v === 9) size += 4;
   if (v >= 8)
     size += nullableArraySize(m.topics === undefined ? [] : m.topics, true, (x) =>
-      sizeOffsetFetchRequestOffsetFetchRequestTopics(x, v),
+      sizeOffsetFetchRequestTopics(x, v),
     );
   if (v >= 6) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -236,9 +212,9 @@ export function sizeOffsetFetchRequestOffsetFetchRequestGroup(
   return size;
 }
 
-export function writeOffsetFetchRequestOffsetFetchRequestGroup(
+export function writeOffsetFetchRequestGroup(
   w: Writer,
-  m: OffsetFetchRequestOffsetFetchRequestGroup,
+  m: OffsetFetchRequestGroup,
   v: number,
 ): void {
   if (!(v >= 8) && m.groupId !== undefined && m.groupId !== '')
@@ -256,7 +232,7 @@ export function writeOffsetFetchRequestOffsetFetchRequestGroup(
     throw new ProtocolEncodeError(`OffsetFetchRequest: Topics cannot be written at version ${v}`);
   if (v >= 8) {
     writeNullableArray(w, m.topics === undefined ? [] : m.topics, true, (w, x) => {
-      writeOffsetFetchRequestOffsetFetchRequestTopics(w, x, v);
+      writeOffsetFetchRequestTopics(w, x, v);
     });
   }
   if (v >= 6) {
@@ -269,9 +245,9 @@ export interface OffsetFetchRequest {
   /** The group to fetch offsets for. — versions 0-7 */
   groupId?: string;
   /** Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. — versions 0-7; nullable 2-7 */
-  topics?: OffsetFetchRequestOffsetFetchRequestTopic[] | null;
+  topics?: OffsetFetchRequestTopic[] | null;
   /** Each group we would like to fetch offsets for — versions 8+ */
-  groups?: OffsetFetchRequestOffsetFetchRequestGroup[];
+  groups?: OffsetFetchRequestGroup[];
   /** Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. — versions 7+; default "false" */
   requireStable?: boolean;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
@@ -289,10 +265,9 @@ export function readOffsetFetchRequest(r: Reader, v: number): OffsetFetchRequest
   if (v <= 7)
     m.topics =
       v >= 2
-        ? readNullableArray(r, v >= 6, (r) => readOffsetFetchRequestOffsetFetchRequestTopic(r, v))
-        : readArray(r, v >= 6, (r) => readOffsetFetchRequestOffsetFetchRequestTopic(r, v));
-  if (v >= 8)
-    m.groups = readArray(r, true, (r) => readOffsetFetchRequestOffsetFetchRequestGroup(r, v));
+        ? readNullableArray(r, v >= 6, (r) => readOffsetFetchRequestTopic(r, v))
+        : readArray(r, v >= 6, (r) => readOffsetFetchRequestTopic(r, v));
+  if (v >= 8) m.groups = readArray(r, true, (r) => readOffsetFetchRequestGroup(r, v));
   if (v >= 7) m.requireStable = r.bool();
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
@@ -306,13 +281,13 @@ export function sizeOffsetFetchRequest(m: OffsetFetchRequest, v: number): number
   if (v <= 7) size += stringSize((m.groupId === undefined ? '' : m.groupId) as string, v >= 6);
   if (v <= 7)
     size += nullableArraySize(m.topics === undefined ? [] : m.topics, v >= 6, (x) =>
-      sizeOffsetFetchRequestOffsetFetchRequestTopic(x, v),
+      sizeOffsetFetchRequestTopic(x, v),
     );
   if (v >= 8)
     size += arraySize(
-      (m.groups === undefined ? [] : m.groups) as OffsetFetchRequestOffsetFetchRequestGroup[],
+      (m.groups === undefined ? [] : m.groups) as OffsetFetchRequestGroup[],
       true,
-      (x) => sizeOffsetFetchRequestOffsetFetchRequestGroup(x, v),
+      (x) => sizeOffsetFetchRequestGroup(x, v),
     );
   if (v >= 7) size += 1;
   if (v >= 6) {
@@ -334,7 +309,7 @@ export function writeOffsetFetchRequest(w: Writer, m: OffsetFetchRequest, v: num
     throw new ProtocolEncodeError(`OffsetFetchRequest: Topics cannot be written at version ${v}`);
   if (v <= 7) {
     writeNullableArray(w, m.topics === undefined ? [] : m.topics, v >= 6, (w, x) => {
-      writeOffsetFetchRequestOffsetFetchRequestTopic(w, x, v);
+      writeOffsetFetchRequestTopic(w, x, v);
     });
   }
   if (!(v >= 8) && m.groups != null && m.groups.length > 0)
@@ -342,10 +317,10 @@ export function writeOffsetFetchRequest(w: Writer, m: OffsetFetchRequest, v: num
   if (v >= 8) {
     writeArray(
       w,
-      (m.groups === undefined ? [] : m.groups) as OffsetFetchRequestOffsetFetchRequestGroup[],
+      (m.groups === undefined ? [] : m.groups) as OffsetFetchRequestGroup[],
       true,
       (w, x) => {
-        writeOffsetFetchRequestOffsetFetchRequestGroup(w, x, v);
+        writeOffsetFetchRequestGroup(w, x, v);
       },
     );
   }

@@ -18,7 +18,7 @@ import { ProtocolEncodeError } from '../codec/errors.js';
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface OffsetFetchResponseOffsetFetchResponsePartition {
+export interface OffsetFetchResponsePartition {
   /** The partition index. — versions 0-7 */
   partitionIndex?: number;
   /** The committed message offset. — versions 0-7 */
@@ -33,8 +33,8 @@ export interface OffsetFetchResponseOffsetFetchResponsePartition {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchResponseOffsetFetchResponsePartition with every field at its default. */
-export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): Complete<OffsetFetchResponseOffsetFetchResponsePartition> {
+/** A OffsetFetchResponsePartition with every field at its default. */
+export function defaultOffsetFetchResponsePartition(): Complete<OffsetFetchResponsePartition> {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -44,12 +44,11 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartition(): Comple
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponsePartition(
+export function readOffsetFetchResponsePartition(
   r: Reader,
   v: number,
-): OffsetFetchResponseOffsetFetchResponsePartition {
-  const m =
-    defaultOffsetFetchResponseOffsetFetchResponsePartition() as OffsetFetchResponseOffsetFetchResponsePartition;
+): OffsetFetchResponsePartition {
+  const m = defaultOffsetFetchResponsePartition() as OffsetFetchResponsePartition;
   if (v <= 7) m.partitionIndex = r.int32();
   if (v <= 7) m.committedOffset = r.int64();
   if (v >= 5 && v <= 7) m.committedLeaderEpoch = r.int32();
@@ -62,8 +61,8 @@ export function readOffsetFetchResponseOffsetFetchResponsePartition(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponsePartition(
-  m: OffsetFetchResponseOffsetFetchResponsePartition,
+export function sizeOffsetFetchResponsePartition(
+  m: OffsetFetchResponsePartition,
   v: number,
 ): number {
   let size = 0;
@@ -80,9 +79,9 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartition(
   return size;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponsePartition(
+export function writeOffsetFetchResponsePartition(
   w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponsePartition,
+  m: OffsetFetchResponsePartition,
   v: number,
 ): void {
   if (!(v <= 7) && m.partitionIndex !== undefined && m.partitionIndex !== 0)
@@ -123,31 +122,24 @@ export function writeOffsetFetchResponseOffsetFetchResponsePartition(
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopic {
+export interface OffsetFetchResponseTopic {
   /** The topic name. — versions 0-7 */
   name?: string;
   /** The responses per partition — versions 0-7 */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartition[];
+  partitions?: OffsetFetchResponsePartition[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchResponseOffsetFetchResponseTopic with every field at its default. */
-export function defaultOffsetFetchResponseOffsetFetchResponseTopic(): Complete<OffsetFetchResponseOffsetFetchResponseTopic> {
+/** A OffsetFetchResponseTopic with every field at its default. */
+export function defaultOffsetFetchResponseTopic(): Complete<OffsetFetchResponseTopic> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseTopic(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseTopic {
-  const m =
-    defaultOffsetFetchResponseOffsetFetchResponseTopic() as OffsetFetchResponseOffsetFetchResponseTopic;
+export function readOffsetFetchResponseTopic(r: Reader, v: number): OffsetFetchResponseTopic {
+  const m = defaultOffsetFetchResponseTopic() as OffsetFetchResponseTopic;
   if (v <= 7) m.name = v >= 6 ? r.compactString() : r.string();
-  if (v <= 7)
-    m.partitions = readArray(r, v >= 6, (r) =>
-      readOffsetFetchResponseOffsetFetchResponsePartition(r, v),
-    );
+  if (v <= 7) m.partitions = readArray(r, v >= 6, (r) => readOffsetFetchResponsePartition(r, v));
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -155,19 +147,14 @@ export function readOffsetFetchResponseOffsetFetchResponseTopic(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseTopic(
-  m: OffsetFetchResponseOffsetFetchResponseTopic,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseTopic(m: OffsetFetchResponseTopic, v: number): number {
   let size = 0;
   if (v <= 7) size += stringSize((m.name === undefined ? '' : m.name) as string, v >= 6);
   if (v <= 7)
     size += arraySize(
-      (m.partitions === undefined
-        ? []
-        : m.partitions) as OffsetFetchResponseOffsetFetchResponsePartition[],
+      (m.partitions === undefined ? [] : m.partitions) as OffsetFetchResponsePartition[],
       v >= 6,
-      (x) => sizeOffsetFetchResponseOffsetFetchResponsePartition(x, v),
+      (x) => sizeOffsetFetchResponsePartition(x, v),
     );
   if (v >= 6) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -177,9 +164,9 @@ export function sizeOffsetFetchResponseOffsetFetchResponseTopic(
   return size;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseTopic(
+export function writeOffsetFetchResponseTopic(
   w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseTopic,
+  m: OffsetFetchResponseTopic,
   v: number,
 ): void {
   if (!(v <= 7) && m.name !== undefined && m.name !== '')
@@ -195,12 +182,10 @@ export function writeOffsetFetchResponseOffsetFetchResponseTopic(
   if (v <= 7) {
     writeArray(
       w,
-      (m.partitions === undefined
-        ? []
-        : m.partitions) as OffsetFetchResponseOffsetFetchResponsePartition[],
+      (m.partitions === undefined ? [] : m.partitions) as OffsetFetchResponsePartition[],
       v >= 6,
       (w, x) => {
-        writeOffsetFetchResponseOffsetFetchResponsePartition(w, x, v);
+        writeOffsetFetchResponsePartition(w, x, v);
       },
     );
   }
@@ -210,7 +195,7 @@ export function writeOffsetFetchResponseOffsetFetchResponseTopic(
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponsePartitions {
+export interface OffsetFetchResponsePartitions {
   /** The partition index. — versions 8+ */
   partitionIndex?: number;
   /** The committed message offset. — versions 8+ */
@@ -225,8 +210,8 @@ export interface OffsetFetchResponseOffsetFetchResponsePartitions {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchResponseOffsetFetchResponsePartitions with every field at its default. */
-export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Complete<OffsetFetchResponseOffsetFetchResponsePartitions> {
+/** A OffsetFetchResponsePartitions with every field at its default. */
+export function defaultOffsetFetchResponsePartitions(): Complete<OffsetFetchResponsePartitions> {
   return {
     partitionIndex: 0,
     committedOffset: 0,
@@ -236,12 +221,11 @@ export function defaultOffsetFetchResponseOffsetFetchResponsePartitions(): Compl
   };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponsePartitions(
+export function readOffsetFetchResponsePartitions(
   r: Reader,
   v: number,
-): OffsetFetchResponseOffsetFetchResponsePartitions {
-  const m =
-    defaultOffsetFetchResponseOffsetFetchResponsePartitions() as OffsetFetchResponseOffsetFetchResponsePartitions;
+): OffsetFetchResponsePartitions {
+  const m = defaultOffsetFetchResponsePartitions() as OffsetFetchResponsePartitions;
   if (v >= 8) m.partitionIndex = r.int32();
   if (v >= 8) m.committedOffset = r.int64();
   if (v >= 8) m.committedLeaderEpoch = r.int32();
@@ -254,8 +238,8 @@ export function readOffsetFetchResponseOffsetFetchResponsePartitions(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponsePartitions(
-  m: OffsetFetchResponseOffsetFetchResponsePartitions,
+export function sizeOffsetFetchResponsePartitions(
+  m: OffsetFetchResponsePartitions,
   v: number,
 ): number {
   let size = 0;
@@ -272,9 +256,9 @@ export function sizeOffsetFetchResponseOffsetFetchResponsePartitions(
   return size;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponsePartitions(
+export function writeOffsetFetchResponsePartitions(
   w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponsePartitions,
+  m: OffsetFetchResponsePartitions,
   v: number,
 ): void {
   if (!(v >= 8) && m.partitionIndex !== undefined && m.partitionIndex !== 0)
@@ -314,31 +298,24 @@ export function writeOffsetFetchResponseOffsetFetchResponsePartitions(
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseTopics {
+export interface OffsetFetchResponseTopics {
   /** The topic name. — versions 8+ */
   name?: string;
   /** The responses per partition — versions 8+ */
-  partitions?: OffsetFetchResponseOffsetFetchResponsePartitions[];
+  partitions?: OffsetFetchResponsePartitions[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchResponseOffsetFetchResponseTopics with every field at its default. */
-export function defaultOffsetFetchResponseOffsetFetchResponseTopics(): Complete<OffsetFetchResponseOffsetFetchResponseTopics> {
+/** A OffsetFetchResponseTopics with every field at its default. */
+export function defaultOffsetFetchResponseTopics(): Complete<OffsetFetchResponseTopics> {
   return { name: '', partitions: [] };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseTopics(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseTopics {
-  const m =
-    defaultOffsetFetchResponseOffsetFetchResponseTopics() as OffsetFetchResponseOffsetFetchResponseTopics;
+export function readOffsetFetchResponseTopics(r: Reader, v: number): OffsetFetchResponseTopics {
+  const m = defaultOffsetFetchResponseTopics() as OffsetFetchResponseTopics;
   if (v >= 8) m.name = r.compactString();
-  if (v >= 8)
-    m.partitions = readArray(r, true, (r) =>
-      readOffsetFetchResponseOffsetFetchResponsePartitions(r, v),
-    );
+  if (v >= 8) m.partitions = readArray(r, true, (r) => readOffsetFetchResponsePartitions(r, v));
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -346,19 +323,14 @@ export function readOffsetFetchResponseOffsetFetchResponseTopics(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseTopics(
-  m: OffsetFetchResponseOffsetFetchResponseTopics,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseTopics(m: OffsetFetchResponseTopics, v: number): number {
   let size = 0;
   if (v >= 8) size += stringSize((m.name === undefined ? '' : m.name) as string, true);
   if (v >= 8)
     size += arraySize(
-      (m.partitions === undefined
-        ? []
-        : m.partitions) as OffsetFetchResponseOffsetFetchResponsePartitions[],
+      (m.partitions === undefined ? [] : m.partitions) as OffsetFetchResponsePartitions[],
       true,
-      (x) => sizeOffsetFetchResponseOffsetFetchResponsePartitions(x, v),
+      (x) => sizeOffsetFetchResponsePartitions(x, v),
     );
   if (v >= 6) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -368,9 +340,9 @@ export function sizeOffsetFetchResponseOffsetFetchResponseTopics(
   return size;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseTopics(
+export function writeOffsetFetchResponseTopics(
   w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseTopics,
+  m: OffsetFetchResponseTopics,
   v: number,
 ): void {
   if (!(v >= 8) && m.name !== undefined && m.name !== '')
@@ -385,12 +357,10 @@ export function writeOffsetFetchResponseOffsetFetchResponseTopics(
   if (v >= 8) {
     writeArray(
       w,
-      (m.partitions === undefined
-        ? []
-        : m.partitions) as OffsetFetchResponseOffsetFetchResponsePartitions[],
+      (m.partitions === undefined ? [] : m.partitions) as OffsetFetchResponsePartitions[],
       true,
       (w, x) => {
-        writeOffsetFetchResponseOffsetFetchResponsePartitions(w, x, v);
+        writeOffsetFetchResponsePartitions(w, x, v);
       },
     );
   }
@@ -400,31 +370,26 @@ export function writeOffsetFetchResponseOffsetFetchResponseTopics(
   }
 }
 
-export interface OffsetFetchResponseOffsetFetchResponseGroup {
+export interface OffsetFetchResponseGroup {
   /** The group ID. — versions 8+ */
   groupId?: string;
   /** The responses per topic. — versions 8+ */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopics[];
+  topics?: OffsetFetchResponseTopics[];
   /** The group-level error code, or 0 if there was no error. — versions 8+; default "0" */
   errorCode?: number;
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A OffsetFetchResponseOffsetFetchResponseGroup with every field at its default. */
-export function defaultOffsetFetchResponseOffsetFetchResponseGroup(): Complete<OffsetFetchResponseOffsetFetchResponseGroup> {
+/** A OffsetFetchResponseGroup with every field at its default. */
+export function defaultOffsetFetchResponseGroup(): Complete<OffsetFetchResponseGroup> {
   return { groupId: '', topics: [], errorCode: 0 };
 }
 
-export function readOffsetFetchResponseOffsetFetchResponseGroup(
-  r: Reader,
-  v: number,
-): OffsetFetchResponseOffsetFetchResponseGroup {
-  const m =
-    defaultOffsetFetchResponseOffsetFetchResponseGroup() as OffsetFetchResponseOffsetFetchResponseGroup;
+export function readOffsetFetchResponseGroup(r: Reader, v: number): OffsetFetchResponseGroup {
+  const m = defaultOffsetFetchResponseGroup() as OffsetFetchResponseGroup;
   if (v >= 8) m.groupId = r.compactString();
-  if (v >= 8)
-    m.topics = readArray(r, true, (r) => readOffsetFetchResponseOffsetFetchResponseTopics(r, v));
+  if (v >= 8) m.topics = readArray(r, true, (r) => readOffsetFetchResponseTopics(r, v));
   if (v >= 8) m.errorCode = r.int16();
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
@@ -433,17 +398,14 @@ export function readOffsetFetchResponseOffsetFetchResponseGroup(
   return m;
 }
 
-export function sizeOffsetFetchResponseOffsetFetchResponseGroup(
-  m: OffsetFetchResponseOffsetFetchResponseGroup,
-  v: number,
-): number {
+export function sizeOffsetFetchResponseGroup(m: OffsetFetchResponseGroup, v: number): number {
   let size = 0;
   if (v >= 8) size += stringSize((m.groupId === undefined ? '' : m.groupId) as string, true);
   if (v >= 8)
     size += arraySize(
-      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseOffsetFetchResponseTopics[],
+      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseTopics[],
       true,
-      (x) => sizeOffsetFetchResponseOffsetFetchResponseTopics(x, v),
+      (x) => sizeOffsetFetchResponseTopics(x, v),
     );
   if (v >= 8) size += 2;
   if (v >= 6) {
@@ -454,9 +416,9 @@ export function sizeOffsetFetchResponseOffsetFetchResponseGroup(
   return size;
 }
 
-export function writeOffsetFetchResponseOffsetFetchResponseGroup(
+export function writeOffsetFetchResponseGroup(
   w: Writer,
-  m: OffsetFetchResponseOffsetFetchResponseGroup,
+  m: OffsetFetchResponseGroup,
   v: number,
 ): void {
   if (!(v >= 8) && m.groupId !== undefined && m.groupId !== '')
@@ -469,10 +431,10 @@ export function writeOffsetFetchResponseOffsetFetchResponseGroup(
   if (v >= 8) {
     writeArray(
       w,
-      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseOffsetFetchResponseTopics[],
+      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseTopics[],
       true,
       (w, x) => {
-        writeOffsetFetchResponseOffsetFetchResponseTopics(w, x, v);
+        writeOffsetFetchResponseTopics(w, x, v);
       },
     );
   }
@@ -493,11 +455,11 @@ export interface OffsetFetchResponse {
   /** The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. — versions 3+; ignorable */
   throttleTimeMs?: number;
   /** The responses per topic. — versions 0-7 */
-  topics?: OffsetFetchResponseOffsetFetchResponseTopic[];
+  topics?: OffsetFetchResponseTopic[];
   /** The top-level error code, or 0 if there was no error. — versions 2-7; default "0"; ignorable */
   errorCode?: number;
   /** The responses per group id. — versions 8+ */
-  groups?: OffsetFetchResponseOffsetFetchResponseGroup[];
+  groups?: OffsetFetchResponseGroup[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -510,11 +472,9 @@ export function defaultOffsetFetchResponse(): Complete<OffsetFetchResponse> {
 export function readOffsetFetchResponse(r: Reader, v: number): OffsetFetchResponse {
   const m = defaultOffsetFetchResponse() as OffsetFetchResponse;
   if (v >= 3) m.throttleTimeMs = r.int32();
-  if (v <= 7)
-    m.topics = readArray(r, v >= 6, (r) => readOffsetFetchResponseOffsetFetchResponseTopic(r, v));
+  if (v <= 7) m.topics = readArray(r, v >= 6, (r) => readOffsetFetchResponseTopic(r, v));
   if (v >= 2 && v <= 7) m.errorCode = r.int16();
-  if (v >= 8)
-    m.groups = readArray(r, true, (r) => readOffsetFetchResponseOffsetFetchResponseGroup(r, v));
+  if (v >= 8) m.groups = readArray(r, true, (r) => readOffsetFetchResponseGroup(r, v));
   if (v >= 6) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -527,16 +487,16 @@ export function sizeOffsetFetchResponse(m: OffsetFetchResponse, v: number): numb
   if (v >= 3) size += 4;
   if (v <= 7)
     size += arraySize(
-      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseOffsetFetchResponseTopic[],
+      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseTopic[],
       v >= 6,
-      (x) => sizeOffsetFetchResponseOffsetFetchResponseTopic(x, v),
+      (x) => sizeOffsetFetchResponseTopic(x, v),
     );
   if (v >= 2 && v <= 7) size += 2;
   if (v >= 8)
     size += arraySize(
-      (m.groups === undefined ? [] : m.groups) as OffsetFetchResponseOffsetFetchResponseGroup[],
+      (m.groups === undefined ? [] : m.groups) as OffsetFetchResponseGroup[],
       true,
-      (x) => sizeOffsetFetchResponseOffsetFetchResponseGroup(x, v),
+      (x) => sizeOffsetFetchResponseGroup(x, v),
     );
   if (v >= 6) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -555,10 +515,10 @@ export function writeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, v: n
   if (v <= 7) {
     writeArray(
       w,
-      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseOffsetFetchResponseTopic[],
+      (m.topics === undefined ? [] : m.topics) as OffsetFetchResponseTopic[],
       v >= 6,
       (w, x) => {
-        writeOffsetFetchResponseOffsetFetchResponseTopic(w, x, v);
+        writeOffsetFetchResponseTopic(w, x, v);
       },
     );
   }
@@ -570,10 +530,10 @@ export function writeOffsetFetchResponse(w: Writer, m: OffsetFetchResponse, v: n
   if (v >= 8) {
     writeArray(
       w,
-      (m.groups === undefined ? [] : m.groups) as OffsetFetchResponseOffsetFetchResponseGroup[],
+      (m.groups === undefined ? [] : m.groups) as OffsetFetchResponseGroup[],
       true,
       (w, x) => {
-        writeOffsetFetchResponseOffsetFetchResponseGroup(w, x, v);
+        writeOffsetFetchResponseGroup(w, x, v);
       },
     );
   }

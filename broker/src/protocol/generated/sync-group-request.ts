@@ -21,7 +21,7 @@ const EMPTY = Buffer.alloc(0);
 /** A message with every field present (what the decoder returns). */
 type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;
 
-export interface SyncGroupRequestSyncGroupRequestAssignment {
+export interface SyncGroupRequestAssignment {
   /** The ID of the member to assign. — versions 0+ */
   memberId: string;
   /** The member assignment. — versions 0+ */
@@ -30,17 +30,13 @@ export interface SyncGroupRequestSyncGroupRequestAssignment {
   unknownTaggedFields?: TaggedField[];
 }
 
-/** A SyncGroupRequestSyncGroupRequestAssignment with every field at its default. */
-export function defaultSyncGroupRequestSyncGroupRequestAssignment(): Complete<SyncGroupRequestSyncGroupRequestAssignment> {
+/** A SyncGroupRequestAssignment with every field at its default. */
+export function defaultSyncGroupRequestAssignment(): Complete<SyncGroupRequestAssignment> {
   return { memberId: '', assignment: EMPTY };
 }
 
-export function readSyncGroupRequestSyncGroupRequestAssignment(
-  r: Reader,
-  v: number,
-): SyncGroupRequestSyncGroupRequestAssignment {
-  const m =
-    defaultSyncGroupRequestSyncGroupRequestAssignment() as SyncGroupRequestSyncGroupRequestAssignment;
+export function readSyncGroupRequestAssignment(r: Reader, v: number): SyncGroupRequestAssignment {
+  const m = defaultSyncGroupRequestAssignment() as SyncGroupRequestAssignment;
   m.memberId = v >= 4 ? r.compactString() : r.string();
   m.assignment = v >= 4 ? r.compactBytes() : r.bytes();
   if (v >= 4) {
@@ -50,10 +46,7 @@ export function readSyncGroupRequestSyncGroupRequestAssignment(
   return m;
 }
 
-export function sizeSyncGroupRequestSyncGroupRequestAssignment(
-  m: SyncGroupRequestSyncGroupRequestAssignment,
-  v: number,
-): number {
+export function sizeSyncGroupRequestAssignment(m: SyncGroupRequestAssignment, v: number): number {
   let size = 0;
   size += stringSize(m.memberId as string, v >= 4);
   size += bytesSize(m.assignment as Buffer, v >= 4);
@@ -65,9 +58,9 @@ export function sizeSyncGroupRequestSyncGroupRequestAssignment(
   return size;
 }
 
-export function writeSyncGroupRequestSyncGroupRequestAssignment(
+export function writeSyncGroupRequestAssignment(
   w: Writer,
-  m: SyncGroupRequestSyncGroupRequestAssignment,
+  m: SyncGroupRequestAssignment,
   v: number,
 ): void {
   if (v >= 4) w.compactString(m.memberId as string);
@@ -94,7 +87,7 @@ export interface SyncGroupRequest {
   /** The group protocol name. — versions 5+; nullable 5+; default "null"; ignorable */
   protocolName?: string | null;
   /** Each assignment. — versions 0+ */
-  assignments: SyncGroupRequestSyncGroupRequestAssignment[];
+  assignments: SyncGroupRequestAssignment[];
   /** Tagged fields this version of the code does not know, preserved as raw bytes. */
   unknownTaggedFields?: TaggedField[];
 }
@@ -120,7 +113,7 @@ export function readSyncGroupRequest(r: Reader, v: number): SyncGroupRequest {
   if (v >= 3) m.groupInstanceId = v >= 4 ? r.compactNullableString() : r.nullableString();
   if (v === 5) m.protocolType = r.compactNullableString();
   if (v === 5) m.protocolName = r.compactNullableString();
-  m.assignments = readArray(r, v >= 4, (r) => readSyncGroupRequestSyncGroupRequestAssignment(r, v));
+  m.assignments = readArray(r, v >= 4, (r) => readSyncGroupRequestAssignment(r, v));
   if (v >= 4) {
     const unknown = r.taggedFields(() => false);
     if (unknown) m.unknownTaggedFields = unknown;
@@ -139,8 +132,8 @@ export function sizeSyncGroupRequest(m: SyncGroupRequest, v: number): number {
     size += nullableStringSize(m.protocolType === undefined ? null : m.protocolType, true);
   if (v === 5)
     size += nullableStringSize(m.protocolName === undefined ? null : m.protocolName, true);
-  size += arraySize(m.assignments as SyncGroupRequestSyncGroupRequestAssignment[], v >= 4, (x) =>
-    sizeSyncGroupRequestSyncGroupRequestAssignment(x, v),
+  size += arraySize(m.assignments as SyncGroupRequestAssignment[], v >= 4, (x) =>
+    sizeSyncGroupRequestAssignment(x, v),
   );
   if (v >= 4) {
     const count = m.unknownTaggedFields?.length ?? 0;
@@ -170,8 +163,8 @@ export function writeSyncGroupRequest(w: Writer, m: SyncGroupRequest, v: number)
   if (v === 5) {
     w.compactNullableString(m.protocolName === undefined ? null : m.protocolName);
   }
-  writeArray(w, m.assignments as SyncGroupRequestSyncGroupRequestAssignment[], v >= 4, (w, x) => {
-    writeSyncGroupRequestSyncGroupRequestAssignment(w, x, v);
+  writeArray(w, m.assignments as SyncGroupRequestAssignment[], v >= 4, (w, x) => {
+    writeSyncGroupRequestAssignment(w, x, v);
   });
   if (v >= 4) {
     w.uvarint(m.unknownTaggedFields?.length ?? 0);

@@ -1,0 +1,76 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { Connection } from './connection.js';
+import type { HandlerRegistry } from './handler-registry.js';
+import type { Logger } from '../logger.js';
+
+export interface KafkaServerOptions {
+  host: string;
+  port: number;
+  registry: HandlerRegistry;
+  logger: Logger;
+  maxRequestBytes: number;
+  maxInFlightPerConnection?: number;
+  /** When set, the listener speaks TLS with these options (key, cert, ca, requestCert...). */
+  tls?: tls.TlsOptions;
+}
+
+/** The Kafka listener: accepts connections and hands each to a Connection. */
+export class KafkaServer {
+  private server?: net.Server;
+  private readonly connections = new Set<Connection>();
+
+  constructor(private readonly options: KafkaServerOptions) {}
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  async listen(): Promise<number> {
+    const onSocket = (socket: net.Socket) => this.accept(socket);
+    const server = this.options.tls
+      ? tls.createServer(this.options.tls, onSocket)
+      : net.createServer(onSocket);
+    this.server = server;
+    server.on('error', (err) => this.options.logger.error('listener error', { err: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const connection = new Connection(socket, {
+      registry: this.options.registry,
+      logger: this.options.logger,
+      maxRequestBytes: this.options.maxRequestBytes,
+      maxInFlight: this.options.maxInFlightPerConnection ?? 256,
+    });
+    this.connections.add(connection);
+    socket.on('close', () => this.connections.delete(connection));
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting, waits up to graceMs for in-flight requests to be answered, then closes
+   * every connection.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && [...this.connections].some((c) => c.inFlight > 0)) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const c of this.connections) c.close('server shutting down');
+    await closed;
+  }
+}
