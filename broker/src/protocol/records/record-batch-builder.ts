@@ -94,10 +94,16 @@ function measure(
 /** Recomputes and stores the CRC-32C of the batch starting at `batchStart`. */
 export function writeBatchCrc(buf: Buffer, batchStart = 0): void {
   const end = batchStart + LOG_OVERHEAD + buf.readInt32BE(batchStart + BATCH_LENGTH_OFFSET);
-  buf.writeUInt32BE(crc32c(buf.subarray(batchStart + ATTRIBUTES_OFFSET, end)), batchStart + CRC_OFFSET);
+  buf.writeUInt32BE(
+    crc32c(buf.subarray(batchStart + ATTRIBUTES_OFFSET, end)),
+    batchStart + CRC_OFFSET,
+  );
 }
 
-export function buildRecordBatch(records: ProducerRecord[], options: BuildBatchOptions = {}): Buffer {
+export function buildRecordBatch(
+  records: ProducerRecord[],
+  options: BuildBatchOptions = {},
+): Buffer {
   if (records.length === 0) {
     throw new RangeError('a record batch needs at least one record');
   }

@@ -7,19 +7,15 @@
 //   batch -> InvalidRecordException (INVALID_RECORD); zstd before v7 ->
 //   UnsupportedCompressionTypeException (UNSUPPORTED_COMPRESSION_TYPE).
 // - UnifiedLog.analyzeAndValidateRecords: batch above max.message.bytes -> RecordTooLargeException
-//   (RECORD_TOO_LARGE); CRC mismatch or size below the v2 overhead (DefaultRecordBatch.isValid) ->
+//   (MESSAGE_TOO_LARGE); CRC mismatch or size below the v2 overhead (DefaultRecordBatch.isValid) ->
 //   CorruptRecordException (CORRUPT_MESSAGE).
 // - LogValidator.validateBatch (origin CLIENT): bad offset range, count <= 0, count inconsistent
 //   with the offset range, control batch, producer id without sequence -> InvalidRecordException.
 
-export const KafkaErrorCode = {
-  CORRUPT_MESSAGE: 2,
-  RECORD_TOO_LARGE: 10,
-  UNSUPPORTED_COMPRESSION_TYPE: 76,
-  INVALID_RECORD: 87,
-} as const;
+import { ErrorCode } from '../error-codes.js';
 
-export type KafkaErrorCodeValue = (typeof KafkaErrorCode)[keyof typeof KafkaErrorCode];
+// Missing from the shared table in ../error-codes.ts; Errors.UNSUPPORTED_COMPRESSION_TYPE.
+const UNSUPPORTED_COMPRESSION_TYPE = 76;
 
 export type RecordBatchErrorReason =
   | 'truncated'
@@ -38,31 +34,31 @@ export type RecordBatchErrorReason =
   | 'invalid-sequence'
   | 'invalid-record';
 
-const codeByReason: Record<RecordBatchErrorReason, KafkaErrorCodeValue> = {
+const codeByReason: Record<RecordBatchErrorReason, number> = {
   // Kafka silently drops a partial trailing batch while iterating, so an incomplete lone batch
   // surfaces as "must have at least one record batch": INVALID_RECORD.
-  truncated: KafkaErrorCode.INVALID_RECORD,
-  'invalid-magic': KafkaErrorCode.CORRUPT_MESSAGE,
-  'old-message-format': KafkaErrorCode.INVALID_RECORD,
-  'invalid-batch-length': KafkaErrorCode.CORRUPT_MESSAGE,
-  'batch-too-large': KafkaErrorCode.RECORD_TOO_LARGE,
-  'crc-mismatch': KafkaErrorCode.CORRUPT_MESSAGE,
+  truncated: ErrorCode.INVALID_RECORD,
+  'invalid-magic': ErrorCode.CORRUPT_MESSAGE,
+  'old-message-format': ErrorCode.INVALID_RECORD,
+  'invalid-batch-length': ErrorCode.CORRUPT_MESSAGE,
+  'batch-too-large': ErrorCode.MESSAGE_TOO_LARGE,
+  'crc-mismatch': ErrorCode.CORRUPT_MESSAGE,
   // Kafka fails inside CompressionType.forId with a non-API exception; a codec id that does not
   // exist is a permanent client bug, so answer the non-retriable INVALID_RECORD instead.
-  'unknown-compression': KafkaErrorCode.INVALID_RECORD,
-  'invalid-offset-range': KafkaErrorCode.INVALID_RECORD,
-  'invalid-record-count': KafkaErrorCode.INVALID_RECORD,
-  'no-batch': KafkaErrorCode.INVALID_RECORD,
-  'multiple-batches': KafkaErrorCode.INVALID_RECORD,
-  'unsupported-compression': KafkaErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
-  'control-batch': KafkaErrorCode.INVALID_RECORD,
-  'invalid-sequence': KafkaErrorCode.INVALID_RECORD,
-  'invalid-record': KafkaErrorCode.INVALID_RECORD,
+  'unknown-compression': ErrorCode.INVALID_RECORD,
+  'invalid-offset-range': ErrorCode.INVALID_RECORD,
+  'invalid-record-count': ErrorCode.INVALID_RECORD,
+  'no-batch': ErrorCode.INVALID_RECORD,
+  'multiple-batches': ErrorCode.INVALID_RECORD,
+  'unsupported-compression': UNSUPPORTED_COMPRESSION_TYPE,
+  'control-batch': ErrorCode.INVALID_RECORD,
+  'invalid-sequence': ErrorCode.INVALID_RECORD,
+  'invalid-record': ErrorCode.INVALID_RECORD,
 };
 
 export class RecordBatchError extends Error {
   /** The Kafka protocol error code to put in the partition's Produce response. */
-  readonly errorCode: KafkaErrorCodeValue;
+  readonly errorCode: number;
 
   constructor(
     readonly reason: RecordBatchErrorReason,
