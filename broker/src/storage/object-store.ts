@@ -32,3 +32,12 @@ export class ObjectNotFoundError extends Error {
     this.name = 'ObjectNotFoundError';
   }
 }
+
+export type ObjectStoreOp = 'put' | 'get' | 'delete' | 'list';
+
+/**
+ * Called once per request a store makes to its backend (for S3, every HTTP attempt, retries
+ * included), so metrics and health monitoring see failures that a retry later hid.
+ * Must not throw; it runs on the request path.
+ */
+export type ObjectStoreObserver = (op: ObjectStoreOp, durationMs: number, error?: unknown) => void;
