@@ -7,6 +7,8 @@ export interface RequestContext {
   clientId: string | null;
   /** Remote address:port, for logs. */
   peer: string;
+  /** Identity of the client connection, for per-connection ordering. */
+  connection: object;
 }
 
 /**

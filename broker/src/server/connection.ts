@@ -142,6 +142,7 @@ export class Connection {
       apiVersion,
       clientId: header.clientId ?? null,
       peer: this.peer,
+      connection: this,
     };
     const slot: Slot = { done: false, frame: null };
     this.slots.push(slot);

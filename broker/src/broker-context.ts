@@ -1,0 +1,18 @@
+import type { BrokerConfig } from './config.js';
+import type { ClusterMetadata } from './metadata/cluster-metadata.js';
+import type { BrokerRecord } from './metadata/model.js';
+import type { LogManager } from './log/log-manager.js';
+import type { ObjectStore } from './storage/object-store.js';
+import type { Logger } from './logger.js';
+
+/** What request handlers work with: the broker's parts, behind their interfaces. */
+export interface BrokerContext {
+  config: BrokerConfig;
+  /** This broker as advertised to clients. */
+  self: BrokerRecord;
+  clusterId: string;
+  metadata: ClusterMetadata;
+  logs: LogManager;
+  objects: ObjectStore;
+  logger: Logger;
+}

@@ -1,0 +1,179 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BrokerConfig } from './config.js';
+import type { BrokerContext } from './broker-context.js';
+import { ClusterMetadata } from './metadata/cluster-metadata.js';
+import { EmbeddedMetadataStore } from './metadata/embedded-metadata-store.js';
+import { EtcdMetadataStore } from './metadata/etcd-metadata-store.js';
+import type { Lease, MetadataStore } from './metadata/metadata-store.js';
+import { createObjectStore } from './storage/create-object-store.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { SegmentCache } from './storage/segment-cache.js';
+import { LogManager } from './log/log-manager.js';
+import { HandlerRegistry } from './server/handler-registry.js';
+import { KafkaServer } from './server/kafka-server.js';
+import { createLogger, type Logger } from './logger.js';
+import { buildRegistry } from './handlers/registry.js';
+import { randomUUID } from 'node:crypto';
+
+const BROKER_LEASE_TTL_SEC = 10;
+
+/** One broker process: storage, metadata, partition logs and the Kafka listener. */
+export class Broker {
+  private constructor(
+    readonly context: BrokerContext,
+    private readonly store: MetadataStore,
+    private readonly server: KafkaServer,
+    readonly registry: HandlerRegistry,
+    readonly port: number,
+    private readonly lease: Lease | undefined,
+  ) {}
+
+  static async start(config: BrokerConfig, logger: Logger = createLogger(config.logLevel)): Promise<Broker> {
+    const objects = openObjectStore(config);
+    const store = await withTimeout(openMetadataStore(config), config.startupTimeoutSec, 'metadata store');
+    try {
+      await withTimeout(probeObjectStore(objects), config.startupTimeoutSec, 'object store');
+      const metadata = await ClusterMetadata.open(store, config.clusterName);
+      const clusterId = await ensureClusterId(store, metadata.prefix);
+      const self = {
+        nodeId: config.brokerId,
+        host: config.advertisedHost,
+        port: config.advertisedPort,
+        rack: config.rack,
+      };
+      const cache = new SegmentCache(config.cacheBytes);
+      const logs = new LogManager({
+        metadata,
+        objects,
+        cache,
+        logger,
+        config: {
+          namespace: config.namespace,
+          segmentBytes: config.segmentBytes,
+          flushIntervalMs: config.flushIntervalMs,
+          indexIntervalBytes: 4096,
+          readAheadSegments: config.readAheadSegments,
+          rangeReadThresholdBytes: 8 * 1024 * 1024,
+        },
+      });
+      const context: BrokerContext = { config, self, clusterId, metadata, logs, objects, logger };
+      const registry = buildRegistry(context);
+      const server = new KafkaServer({
+        host: config.listenHost,
+        port: config.listenPort,
+        registry,
+        logger,
+        maxRequestBytes: config.maxRequestBytes,
+      });
+      const port = await server.listen();
+      if (config.advertisedPort === 0) self.port = port;
+      const lease = await store.grantLease(BROKER_LEASE_TTL_SEC);
+      await metadata.registerBroker(self, lease.id);
+      logs.startRetention(config.retentionCheckIntervalMs);
+      logger.info('broker started', { nodeId: self.nodeId, listen: `${config.listenHost}:${port}`, clusterId });
+      return new Broker(context, store, server, registry, port, lease);
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      await objects.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Graceful stop: answer in-flight requests, flush and commit, release the lease. */
+  async stop(): Promise<void> {
+    const { logs, metadata, objects, logger } = this.context;
+    await this.server.close();
+    await logs.shutdown();
+    await this.lease?.revoke().catch(() => undefined);
+    await metadata.close();
+    await this.store.close();
+    await objects.close();
+    logger.info('broker stopped', { nodeId: this.context.self.nodeId });
+  }
+}
+
+function openObjectStore(config: BrokerConfig): ObjectStore {
+  if (config.s3.bucket) {
+    return createObjectStore({
+      kind: 's3',
+      bucket: config.s3.bucket,
+      region: config.s3.region,
+      endpoint: config.s3.endpoint ?? undefined,
+      forcePathStyle: config.s3.pathStyle,
+      credentials:
+        config.s3.accessKeyId && config.s3.secretAccessKey
+          ? {
+              accessKeyId: config.s3.accessKeyId,
+              secretAccessKey: config.s3.secretAccessKey,
+              sessionToken: config.s3.sessionToken ?? undefined,
+            }
+          : undefined,
+      sse: config.s3.sse ?? undefined,
+      kmsKeyId: config.s3.kmsKeyArn ?? undefined,
+      maxConcurrency: config.s3.maxConcurrency,
+    });
+  }
+  const rootDir = path.resolve(config.dataDir, 'objects');
+  fs.mkdirSync(rootDir, { recursive: true });
+  return createObjectStore({ kind: 'local', rootDir });
+}
+
+async function openMetadataStore(config: BrokerConfig): Promise<MetadataStore> {
+  if (config.etcd.endpoints.length > 0) {
+    const store = new EtcdMetadataStore({
+      endpoints: config.etcd.endpoints,
+      username: config.etcd.username ?? undefined,
+      password: config.etcd.password ?? undefined,
+    });
+    // Retry until reachable: the startup timeout bounds this.
+    for (;;) {
+      try {
+        await store.get('/kafscale/probe');
+        return store;
+      } catch {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+  const dir = path.resolve(config.dataDir, 'metadata');
+  fs.mkdirSync(dir, { recursive: true });
+  return EmbeddedMetadataStore.open(dir);
+}
+
+/** Startup gate: write, read back and delete a probe object. */
+async function probeObjectStore(objects: ObjectStore): Promise<void> {
+  const key = `_probe/${randomUUID()}`;
+  const body = Buffer.from('kafscale-probe');
+  for (;;) {
+    try {
+      await objects.put(key, body);
+      const read = await objects.get(key);
+      if (!read.equals(body)) throw new Error('probe object read back different bytes');
+      await objects.delete([key]);
+      return;
+    } catch (err) {
+      if (err instanceof Error && /read back/.test(err.message)) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function ensureClusterId(store: MetadataStore, prefix: string): Promise<string> {
+  const key = `${prefix}cluster-id`;
+  const id = randomUUID();
+  await store.txn([{ key, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key, value: id }]);
+  return (await store.get(key))!.value;
+}
+
+async function withTimeout<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not reachable within ${seconds}s (KAFSCALE_STARTUP_TIMEOUT_SEC)`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

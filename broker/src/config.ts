@@ -1,0 +1,164 @@
+// Broker configuration, from KAFSCALE_* environment variables only (what the container runs).
+// Every variable is documented in docs/configuration.md; a bad value stops the broker at start
+// with a message naming the variable.
+
+export interface BrokerConfig {
+  brokerId: number;
+  /** Address the Kafka listener binds. */
+  listenHost: string;
+  listenPort: number;
+  /** Host and port advertised to clients in Metadata. */
+  advertisedHost: string;
+  advertisedPort: number;
+  rack: string | null;
+  clusterName: string;
+  dataDir: string;
+  s3: {
+    bucket: string | null;
+    region: string;
+    endpoint: string | null;
+    pathStyle: boolean;
+    kmsKeyArn: string | null;
+    /** Server-side encryption: SSE-S3 (AES256), SSE-KMS (aws:kms) or none. */
+    sse: 'AES256' | 'aws:kms' | null;
+    accessKeyId: string | null;
+    secretAccessKey: string | null;
+    sessionToken: string | null;
+    maxConcurrency: number;
+  };
+  namespace: string;
+  etcd: { endpoints: string[]; username: string | null; password: string | null };
+  segmentBytes: number;
+  flushIntervalMs: number;
+  produceSyncFlush: boolean;
+  cacheBytes: number;
+  readAheadSegments: number;
+  autoCreateTopics: boolean;
+  autoCreatePartitions: number;
+  allowAdminApis: boolean;
+  maxRequestBytes: number;
+  retentionCheckIntervalMs: number;
+  startupTimeoutSec: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function optional(env: Env, name: string): string | null {
+  const v = env[name];
+  return v === undefined || v === '' ? null : v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(`${name} must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  if (/^(false|0|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${v}"`);
+}
+
+function sse(env: Env): 'AES256' | 'aws:kms' | null {
+  const v = optional(env, 'KAFSCALE_S3_SSE');
+  if (v === null) return optional(env, 'KAFSCALE_S3_KMS_ARN') ? 'aws:kms' : null;
+  if (v === 'none') return null;
+  if (v === 'AES256' || v === 'aws:kms') return v;
+  throw new ConfigError(`KAFSCALE_S3_SSE must be none, AES256 or aws:kms, got "${v}"`);
+}
+
+/** "host:port" or ":port". */
+function hostPort(env: Env, name: string): { host?: string; port?: number } {
+  const v = optional(env, name);
+  if (v === null) return {};
+  const m = /^(.*):(\d+)$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name} must be host:port, got "${v}"`);
+  return { host: m[1] || undefined, port: Number(m[2]) };
+}
+
+export function loadConfig(env: Env = process.env): BrokerConfig {
+  const addr = hostPort(env, 'KAFSCALE_BROKER_ADDR');
+  const listenHost = addr.host ?? '127.0.0.1';
+  const listenPort = addr.port ?? int(env, 'KAFSCALE_BROKER_PORT', 9092, 0, 65535);
+  const advertisedHost = str(env, 'KAFSCALE_BROKER_HOST', listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost);
+  const etcdEndpoints = (optional(env, 'KAFSCALE_ETCD_ENDPOINTS') ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const e of etcdEndpoints) {
+    if (!/^https?:\/\/[^\s/]+(:\d+)?\/?$/.test(e) && !/^[^\s/:]+:\d+$/.test(e)) {
+      throw new ConfigError(`KAFSCALE_ETCD_ENDPOINTS has an invalid endpoint "${e}"`);
+    }
+  }
+  const logLevel = str(env, 'KAFSCALE_LOG_LEVEL', 'info');
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
+    throw new ConfigError(`KAFSCALE_LOG_LEVEL must be error, warn, info or debug, got "${logLevel}"`);
+  }
+  const namespace = str(env, 'KAFSCALE_S3_NAMESPACE', 'kafscale');
+  if (!/^[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*$/.test(namespace)) {
+    throw new ConfigError(`KAFSCALE_S3_NAMESPACE must be path segments of [a-zA-Z0-9._-], got "${namespace}"`);
+  }
+  const clusterName = str(env, 'KAFSCALE_CLUSTER_NAME', 'default');
+  if (!/^[a-zA-Z0-9._-]+$/.test(clusterName)) {
+    throw new ConfigError(`KAFSCALE_CLUSTER_NAME must match [a-zA-Z0-9._-]+, got "${clusterName}"`);
+  }
+  return {
+    brokerId: int(env, 'KAFSCALE_BROKER_ID', 0, 0, 0x7fffffff),
+    listenHost,
+    listenPort,
+    advertisedHost,
+    advertisedPort: int(env, 'KAFSCALE_ADVERTISED_PORT', listenPort, 0, 65535),
+    rack: optional(env, 'KAFSCALE_BROKER_RACK'),
+    clusterName,
+    dataDir: str(env, 'KAFSCALE_DATA_DIR', './data'),
+    s3: {
+      bucket: optional(env, 'KAFSCALE_S3_BUCKET'),
+      region: str(env, 'KAFSCALE_S3_REGION', 'us-east-1'),
+      endpoint: optional(env, 'KAFSCALE_S3_ENDPOINT'),
+      pathStyle: bool(env, 'KAFSCALE_S3_PATH_STYLE', false),
+      kmsKeyArn: optional(env, 'KAFSCALE_S3_KMS_ARN'),
+      sse: sse(env),
+      accessKeyId: optional(env, 'KAFSCALE_S3_ACCESS_KEY'),
+      secretAccessKey: optional(env, 'KAFSCALE_S3_SECRET_KEY'),
+      sessionToken: optional(env, 'KAFSCALE_S3_SESSION_TOKEN'),
+      maxConcurrency: int(env, 'KAFSCALE_S3_MAX_CONCURRENCY', 64, 1, 4096),
+    },
+    namespace,
+    etcd: {
+      endpoints: etcdEndpoints,
+      username: optional(env, 'KAFSCALE_ETCD_USERNAME'),
+      password: optional(env, 'KAFSCALE_ETCD_PASSWORD'),
+    },
+    segmentBytes: int(env, 'KAFSCALE_SEGMENT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    flushIntervalMs: int(env, 'KAFSCALE_FLUSH_INTERVAL_MS', 10, 0, 60_000),
+    produceSyncFlush: bool(env, 'KAFSCALE_PRODUCE_SYNC_FLUSH', true),
+    cacheBytes: int(env, 'KAFSCALE_CACHE_BYTES', 256 * 1024 * 1024, 0),
+    readAheadSegments: int(env, 'KAFSCALE_READAHEAD_SEGMENTS', 2, 0, 64),
+    autoCreateTopics: bool(env, 'KAFSCALE_AUTO_CREATE_TOPICS', true),
+    autoCreatePartitions: int(env, 'KAFSCALE_AUTO_CREATE_PARTITIONS', 1, 1, 100_000),
+    allowAdminApis: bool(env, 'KAFSCALE_ALLOW_ADMIN_APIS', true),
+    maxRequestBytes: int(env, 'KAFSCALE_MAX_REQUEST_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    retentionCheckIntervalMs: int(env, 'KAFSCALE_RETENTION_CHECK_INTERVAL_MS', 60_000, 100),
+    startupTimeoutSec: int(env, 'KAFSCALE_STARTUP_TIMEOUT_SEC', 60, 1, 3600),
+    logLevel,
+  };
+}

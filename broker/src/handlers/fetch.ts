@@ -1,0 +1,152 @@
+import type { BrokerContext } from '../broker-context.js';
+import type {
+  FetchRequest,
+  FetchResponse,
+  FetchResponsePartitionData,
+} from '../protocol/generated/index.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { errorCodeOf, KafkaError } from '../log/kafka-error.js';
+import type { PartitionLog } from '../log/partition-log.js';
+import type { Handler } from './handler.js';
+import { leaderEpochError } from './leader-epoch.js';
+
+const EMPTY = Buffer.alloc(0);
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+interface Wanted {
+  topic: string;
+  topicId: string;
+  partition: number;
+  offset: number;
+  maxBytes: number;
+  currentLeaderEpoch?: number;
+  /** Set when the partition cannot be read at all. */
+  errorCode: number;
+  log?: PartitionLog;
+}
+
+/**
+ * Fetch v4-17 (v0-3 predate record batch v2 in responses). Serves committed data only, from the
+ * cache or object storage; long-polls up to maxWaitMs for minBytes, woken by commits.
+ * Fetch sessions are not created (session id 0): clients send full fetch requests.
+ */
+export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, FetchResponse> {
+  async function resolve(request: FetchRequest, v: number): Promise<Wanted[]> {
+    const wanted: Wanted[] = [];
+    for (const t of request.topics) {
+      const topic = v >= 13 ? broker.metadata.topicById(t.topicId ?? ZERO_UUID) : broker.metadata.topic(t.topic ?? '');
+      for (const p of t.partitions) {
+        const w: Wanted = {
+          topic: topic?.name ?? t.topic ?? '',
+          topicId: t.topicId ?? ZERO_UUID,
+          partition: p.partition,
+          offset: p.fetchOffset,
+          maxBytes: p.partitionMaxBytes,
+          currentLeaderEpoch: p.currentLeaderEpoch,
+          errorCode: ErrorCode.NONE,
+        };
+        if (!topic) {
+          w.errorCode = v >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (p.partition < 0 || p.partition >= topic.partitions) {
+          w.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } else {
+          try {
+            w.log = broker.logs.peek(topic.name, p.partition) ?? (await broker.logs.get(topic.name, p.partition));
+            w.errorCode = leaderEpochError(p.currentLeaderEpoch, w.log.leaderEpoch);
+          } catch (err) {
+            w.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+          }
+        }
+        wanted.push(w);
+      }
+    }
+    return wanted;
+  }
+
+  async function readAll(wanted: Wanted[], maxBytes: number): Promise<{ partitions: FetchResponsePartitionData[]; bytes: number }> {
+    let budget = maxBytes;
+    let bytes = 0;
+    const partitions: FetchResponsePartitionData[] = [];
+    for (const w of wanted) {
+      const data: FetchResponsePartitionData = {
+        partitionIndex: w.partition,
+        errorCode: w.errorCode,
+        highWatermark: w.log?.highWatermark ?? -1,
+        lastStableOffset: w.log?.highWatermark ?? -1,
+        logStartOffset: w.log?.logStartOffset ?? -1,
+        abortedTransactions: null,
+        preferredReadReplica: -1,
+        records: EMPTY,
+      };
+      partitions.push(data);
+      if (!w.log || w.errorCode !== ErrorCode.NONE) continue;
+      try {
+        // The first partition with data may exceed the budget by one batch, so progress is made.
+        const limit = bytes === 0 ? Math.max(1, Math.min(w.maxBytes, budget)) : Math.min(w.maxBytes, budget);
+        if (limit <= 0) continue;
+        const result = await w.log.read(w.offset, limit);
+        data.highWatermark = result.highWatermark;
+        data.lastStableOffset = result.highWatermark;
+        data.logStartOffset = result.logStartOffset;
+        if (result.batches.length > 0) {
+          data.records = result.batches.length === 1 ? result.batches[0] : Buffer.concat(result.batches, result.bytes);
+          bytes += result.bytes;
+          budget -= result.bytes;
+        }
+      } catch (err) {
+        data.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+        if (!(err instanceof KafkaError)) broker.logger.error('fetch read failed', { topic: w.topic, partition: w.partition, err: String(err) });
+      }
+    }
+    return { partitions, bytes };
+  }
+
+  return {
+    apiKey: 1,
+    minVersion: 4,
+    maxVersion: 17,
+    async handle(request, ctx) {
+      const v = ctx.apiVersion;
+      const wanted = await resolve(request, v);
+      const maxBytes = request.maxBytes ?? 0x7fffffff;
+      const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+      let result = await readAll(wanted, maxBytes);
+      for (;;) {
+        const remaining = deadline - Date.now();
+        const hasError = result.partitions.some((p) => p.errorCode !== ErrorCode.NONE);
+        if (result.bytes >= request.minBytes || remaining <= 0 || hasError) break;
+        const logs = wanted.flatMap((w) => (w.log ? [w.log] : []));
+        if (logs.length === 0) break;
+        const waits = logs.map((log) => log.nextCommit());
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          ...waits.map((w) => w.promise),
+          new Promise((r) => (timer = setTimeout(r, remaining))),
+        ]);
+        clearTimeout(timer);
+        for (const w of waits) w.cancel();
+        result = await readAll(wanted, maxBytes);
+      }
+      const responses = new Map<string, { topic: string; topicId: string; partitions: FetchResponsePartitionData[] }>();
+      wanted.forEach((w, i) => {
+        const key = `${w.topic}\u0000${w.topicId}`;
+        let entry = responses.get(key);
+        if (!entry) {
+          entry = { topic: w.topic, topicId: w.topicId, partitions: [] };
+          responses.set(key, entry);
+        }
+        entry.partitions.push(result.partitions[i]);
+      });
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.NONE,
+        sessionId: 0,
+        responses: [...responses.values()].map((r) => ({
+          topic: v <= 12 ? r.topic : undefined,
+          topicId: v >= 13 ? r.topicId : undefined,
+          partitions: r.partitions,
+        })),
+      };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { BrokerContext } from '../broker-context.js';
+import type {
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  ListOffsetsResponseListOffsetsPartitionResponse,
+} from '../protocol/generated/index.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { errorCodeOf } from '../log/kafka-error.js';
+import type { Handler } from './handler.js';
+import { leaderEpochError } from './leader-epoch.js';
+
+const LATEST = -1;
+const EARLIEST = -2;
+const MAX_TIMESTAMP = -3;
+const EARLIEST_LOCAL = -4;
+const LATEST_TIERED = -5;
+
+/**
+ * ListOffsets v0-10: earliest, latest, max timestamp and by timestamp. Timestamp lookups work
+ * at record-batch granularity (the broker does not decompress batches): the answer is the first
+ * batch whose max timestamp is at or after the target.
+ */
+export function listOffsetsHandler(broker: BrokerContext): Handler<ListOffsetsRequest, ListOffsetsResponse> {
+  return {
+    apiKey: 2,
+    minVersion: 0,
+    maxVersion: 10,
+    async handle(request, ctx) {
+      const v = ctx.apiVersion;
+      const topics = [];
+      for (const t of request.topics) {
+        const topic = broker.metadata.topic(t.name);
+        const partitions: ListOffsetsResponseListOffsetsPartitionResponse[] = [];
+        for (const p of t.partitions) {
+          const out: ListOffsetsResponseListOffsetsPartitionResponse = {
+            partitionIndex: p.partitionIndex,
+            errorCode: ErrorCode.NONE,
+          };
+          partitions.push(out);
+          if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) {
+            out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+          }
+          try {
+            const log = await broker.logs.get(topic.name, p.partitionIndex);
+            out.errorCode = leaderEpochError(p.currentLeaderEpoch, log.leaderEpoch);
+            if (out.errorCode !== ErrorCode.NONE) continue;
+            if (v >= 4) out.leaderEpoch = log.leaderEpoch;
+            let found: { offset: number; timestamp: number };
+            if (p.timestamp === LATEST || p.timestamp === LATEST_TIERED) {
+              found = { offset: log.highWatermark, timestamp: -1 };
+            } else if (p.timestamp === EARLIEST || p.timestamp === EARLIEST_LOCAL) {
+              found = { offset: log.logStartOffset, timestamp: -1 };
+            } else if (p.timestamp === MAX_TIMESTAMP) {
+              found = log.maxTimestamp();
+            } else {
+              found = await log.offsetForTimestamp(p.timestamp);
+            }
+            if (v === 0) {
+              out.oldStyleOffsets = found.offset >= 0 ? [found.offset] : [];
+            } else {
+              out.offset = found.offset;
+              out.timestamp = found.timestamp;
+            }
+          } catch (err) {
+            out.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+          }
+        }
+        topics.push({ name: t.name, partitions });
+      }
+      return { throttleTimeMs: 0, topics };
+    },
+  };
+}

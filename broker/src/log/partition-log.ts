@@ -1,0 +1,570 @@
+import { randomBytes } from 'node:crypto';
+import type { ClusterMetadata } from '../metadata/cluster-metadata.js';
+import { MetadataUnavailableError } from '../metadata/metadata-store.js';
+import type { PartitionStateRecord, SegmentRecord } from '../metadata/model.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { SegmentCache } from '../storage/segment-cache.js';
+import { encodeSegment, segmentBatchRegion } from '../storage/segment.js';
+import { decodeIndex, lookupPosition } from '../storage/segment-index.js';
+import { newWriterId, segmentKeys } from '../storage/segment-keys.js';
+import {
+  LOG_OVERHEAD,
+  patchBaseOffset,
+  patchPartitionLeaderEpoch,
+  readInt64,
+  type RecordBatch,
+} from '../protocol/records/record-batch.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import type { Logger } from '../logger.js';
+import { ProducerStateTable } from './producer-state.js';
+import { KafkaError } from './kafka-error.js';
+
+export interface LogConfig {
+  /** Object key prefix of this cluster's segments. */
+  namespace: string;
+  /** Flush as soon as this many bytes are waiting. */
+  segmentBytes: number;
+  /** Flush this long after the first unflushed byte arrived. */
+  flushIntervalMs: number;
+  indexIntervalBytes: number;
+  /** Segments fetched ahead of a sequential reader. */
+  readAheadSegments: number;
+  /** Segments larger than this are read by index-guided range reads instead of whole. */
+  rangeReadThresholdBytes: number;
+}
+
+interface PendingBatch {
+  bytes: Buffer;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+interface Deferred {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** What arrived during one flush window, flushed as one segment. */
+interface Window {
+  batches: PendingBatch[];
+  bytes: number;
+  waiters: Deferred[];
+  timer?: NodeJS.Timeout;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  /** Resolves once the batch is durable (uploaded and committed); rejects with KafkaError. */
+  durable: Promise<void>;
+}
+
+export interface ReadResult {
+  /** Complete batches starting at or before the fetch offset, at least one when any exists. */
+  batches: Buffer[];
+  bytes: number;
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+const TAIL_WALK_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The leader's view of one partition: assigns offsets in memory, groups what arrives in a flush
+ * window into one segment, uploads it, commits the manifest and high watermark in one metadata
+ * transaction that compares the revision it last wrote (fencing), and only then acknowledges.
+ * Reads serve committed data from the cache or the object store.
+ */
+export class PartitionLog {
+  private nextOffset: number;
+  private window: Window = { batches: [], bytes: 0, waiters: [] };
+  private flushing = false;
+  private closed = false;
+  private commitWaiters: (() => void)[] = [];
+  /** Counts failed flushes, so waiters on in-flight duplicates learn their batch failed. */
+  private failures = 0;
+  private readonly producers: ProducerStateTable;
+
+  private constructor(
+    readonly topic: string,
+    readonly partition: number,
+    private state: PartitionStateRecord,
+    private revision: number,
+    private segments: SegmentRecord[],
+    private readonly deps: {
+      metadata: ClusterMetadata;
+      objects: ObjectStore;
+      cache: SegmentCache;
+      config: LogConfig;
+      logger: Logger;
+    },
+  ) {
+    this.nextOffset = state.highWatermark;
+    this.producers = new ProducerStateTable(state.producers);
+  }
+
+  /**
+   * Loads the partition and takes leadership: the leader epoch is bumped in the metadata store,
+   * which fences any earlier writer of the partition.
+   */
+  static async open(
+    topic: string,
+    partition: number,
+    deps: PartitionLog['deps'],
+  ): Promise<PartitionLog> {
+    for (;;) {
+      const current = await deps.metadata.readPartition(topic, partition);
+      if (!current) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+      const segments = await deps.metadata.readSegments(topic, partition);
+      const epoch = current.state.leaderEpoch + 1;
+      const state: PartitionStateRecord = {
+        ...current.state,
+        leaderEpoch: epoch,
+        epochs: [...current.state.epochs, { epoch, startOffset: current.state.highWatermark }].slice(-100),
+      };
+      const revision = await deps.metadata.commitPartition(topic, partition, current.modRevision, state, []);
+      if (revision !== undefined) {
+        deps.logger.info('partition opened', { topic, partition, epoch, highWatermark: state.highWatermark });
+        return new PartitionLog(topic, partition, state, revision, segments, deps);
+      }
+    }
+  }
+
+  get highWatermark(): number {
+    return this.state.highWatermark;
+  }
+
+  get logStartOffset(): number {
+    return this.state.logStartOffset;
+  }
+
+  get leaderEpoch(): number {
+    return this.state.leaderEpoch;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get epochs(): { epoch: number; startOffset: number }[] {
+    return this.state.epochs;
+  }
+
+  /** Committed segments in offset order (the manifest). */
+  get manifest(): readonly SegmentRecord[] {
+    return this.segments;
+  }
+
+  // -- produce --------------------------------------------------------------------------------
+
+  /**
+   * Assigns offsets to a validated batch and queues it for the next flush. Runs synchronously so
+   * batches are ordered as they were appended. Throws KafkaError for idempotence violations.
+   */
+  append(batch: RecordBatch): AppendResult {
+    if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log is closed');
+    const { header } = batch;
+    const count = header.lastOffsetDelta + 1;
+    const duplicate = this.producers.check(header);
+    if (duplicate) {
+      // A retry of a batch already committed or in flight: answer with its original offset.
+      return { baseOffset: duplicate.firstOffset, durable: this.durableAfter(duplicate.lastOffset) };
+    }
+    const baseOffset = this.nextOffset;
+    patchBaseOffset(batch.bytes, 0, baseOffset);
+    patchPartitionLeaderEpoch(batch.bytes, 0, this.state.leaderEpoch);
+    this.nextOffset += count;
+    this.producers.record(header, baseOffset, baseOffset + count - 1);
+
+    const window = this.window;
+    window.batches.push({
+      bytes: batch.bytes,
+      baseOffset,
+      lastOffset: baseOffset + count - 1,
+      maxTimestamp: header.maxTimestamp,
+    });
+    window.bytes += batch.bytes.length;
+    const durable = new Promise<void>((resolve, reject) => window.waiters.push({ resolve, reject }));
+    this.scheduleFlush();
+    return { baseOffset, durable };
+  }
+
+  /** Resolves when everything up to `lastOffset` is committed (for duplicates still in flight). */
+  private async durableAfter(lastOffset: number): Promise<void> {
+    const failures = this.failures;
+    while (this.state.highWatermark <= lastOffset) {
+      if (this.closed || this.failures !== failures) {
+        throw new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'the original batch was not committed');
+      }
+      await this.nextCommit().promise;
+    }
+  }
+
+  private scheduleFlush(): void {
+    const window = this.window;
+    if (window.bytes >= this.deps.config.segmentBytes) {
+      if (window.timer) clearTimeout(window.timer);
+      window.timer = undefined;
+      void this.flushLoop();
+    } else if (!window.timer) {
+      window.timer = setTimeout(() => {
+        window.timer = undefined;
+        void this.flushLoop();
+      }, this.deps.config.flushIntervalMs);
+    }
+  }
+
+  /** Flushes windows one after another; a window that fills up during a flush goes next. */
+  private async flushLoop(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.window.batches.length > 0 && !this.window.timer) {
+        const window = this.window;
+        this.window = { batches: [], bytes: 0, waiters: [] };
+        await this.flushWindow(window);
+      }
+    } finally {
+      this.flushing = false;
+    }
+    // A window that became due while we were flushing.
+    if (this.window.batches.length > 0 && !this.window.timer) void this.flushLoop();
+  }
+
+  /** Flushes everything queued now, and resolves when it is committed. */
+  async flush(): Promise<void> {
+    const window = this.window;
+    if (window.timer) clearTimeout(window.timer);
+    window.timer = undefined;
+    const done = window.waiters.length
+      ? new Promise<void>((resolve) => window.waiters.push({ resolve, reject: () => resolve() }))
+      : Promise.resolve();
+    void this.flushLoop();
+    await done;
+    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async flushWindow(window: Window): Promise<void> {
+    const { config, objects, metadata, cache, logger } = this.deps;
+    const baseOffset = window.batches[0].baseOffset;
+    const lastOffset = window.batches[window.batches.length - 1].lastOffset;
+    const encoded = encodeSegment({
+      baseOffset,
+      batches: window.batches.map((b) => b.bytes),
+      indexIntervalBytes: config.indexIntervalBytes,
+    });
+    const keys = segmentKeys({
+      namespace: config.namespace,
+      topic: this.topic,
+      partition: this.partition,
+      baseOffset,
+      writerId: newWriterId(this.state.leaderEpoch),
+    });
+    try {
+      await Promise.all([objects.put(keys.segment, encoded.segment), objects.put(keys.index, encoded.index)]);
+    } catch (err) {
+      logger.warn('segment upload failed', { topic: this.topic, partition: this.partition, baseOffset, err: String(err) });
+      this.failPending(window, new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'));
+      return;
+    }
+
+    const region = segmentBatchRegion(encoded.segment.length);
+    const segment: SegmentRecord = {
+      key: keys.segment,
+      indexKey: keys.index,
+      baseOffset,
+      lastOffset,
+      dataStart: region.start,
+      dataEnd: region.end,
+      maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
+      createdAt: Date.now(),
+    };
+    const next: PartitionStateRecord = {
+      ...this.state,
+      highWatermark: lastOffset + 1,
+      commitId: randomBytes(8).toString('hex'),
+      producers: this.producers.committedSnapshot(lastOffset),
+    };
+    const outcome = await this.commit(next, [segment], []);
+    if (outcome !== 'committed') {
+      const error =
+        outcome === 'fenced'
+          ? new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was taken over by another writer')
+          : new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'metadata store unavailable; commit outcome unknown');
+      this.failPending(window, error);
+      this.close();
+      return;
+    }
+    this.segments.push(segment);
+    cache.set(segment.key, encoded.segment.subarray(region.start, region.end));
+    for (const w of window.waiters) w.resolve();
+    this.notifyCommit();
+  }
+
+  /**
+   * Commits with the fencing compare. When the outcome is unknown (the store did not answer),
+   * the truth is re-read before anything is retried.
+   */
+  private async commit(
+    next: PartitionStateRecord,
+    add: SegmentRecord[],
+    remove: number[],
+  ): Promise<'committed' | 'fenced' | 'unknown'> {
+    const { metadata, logger } = this.deps;
+    const deadline = Date.now() + 30_000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const revision = await metadata.commitPartition(this.topic, this.partition, this.revision, next, add, remove);
+        if (revision === undefined) return 'fenced';
+        this.revision = revision;
+        this.state = next;
+        return 'committed';
+      } catch (err) {
+        if (!(err instanceof MetadataUnavailableError)) throw err;
+        logger.warn('commit outcome unknown, re-reading', { topic: this.topic, partition: this.partition, attempt });
+      }
+      for (;;) {
+        if (Date.now() > deadline) return 'unknown';
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+        try {
+          const current = await metadata.readPartition(this.topic, this.partition);
+          if (!current) return 'fenced';
+          if (current.state.commitId === next.commitId) {
+            this.revision = current.modRevision;
+            this.state = next;
+            return 'committed';
+          }
+          if (current.modRevision !== this.revision) return 'fenced';
+          break; // not committed and nobody else wrote: safe to try again
+        } catch (err) {
+          if (!(err instanceof MetadataUnavailableError)) throw err;
+        }
+      }
+    }
+  }
+
+  /** Fails a window and everything queued after it: their offsets were assigned after its. */
+  private failPending(window: Window, error: KafkaError): void {
+    const queued = this.window;
+    if (queued.timer) clearTimeout(queued.timer);
+    this.window = { batches: [], bytes: 0, waiters: [] };
+    this.nextOffset = this.state.highWatermark;
+    this.producers.reset(this.state.producers);
+    for (const w of [...window.waiters, ...queued.waiters]) w.reject(error);
+    this.failures++;
+    this.notifyCommit();
+  }
+
+  /** Stops accepting appends; the log manager opens a fresh one from the metadata store. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.notifyCommit();
+  }
+
+  /** Flushes what is queued and closes (for shutdown and leadership hand-off). */
+  async shutdown(): Promise<void> {
+    await this.flush();
+    this.close();
+  }
+
+  // -- commit notifications (fetch long poll) -------------------------------------------------
+
+  private notifyCommit(): void {
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves at the next commit (or close). */
+  nextCommit(): { promise: Promise<void>; cancel: () => void } {
+    let waiter: () => void = () => {};
+    const promise = new Promise<void>((resolve) => {
+      waiter = resolve;
+      this.commitWaiters.push(resolve);
+    });
+    return {
+      promise,
+      cancel: () => {
+        this.commitWaiters = this.commitWaiters.filter((w) => w !== waiter);
+      },
+    };
+  }
+
+  // -- read -----------------------------------------------------------------------------------
+
+  /** Reads committed batches from `offset`, up to about maxBytes (at least one batch). */
+  async read(offset: number, maxBytes: number): Promise<ReadResult> {
+    const highWatermark = this.state.highWatermark;
+    const logStartOffset = this.state.logStartOffset;
+    if (offset < logStartOffset || offset > highWatermark) {
+      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} outside [${logStartOffset}, ${highWatermark}]`);
+    }
+    const result: ReadResult = { batches: [], bytes: 0, highWatermark, logStartOffset };
+    let i = this.segmentIndexFor(offset);
+    let position = offset;
+    while (i >= 0 && i < this.segments.length && position < highWatermark) {
+      const segment = this.segments[i];
+      const budget = Math.max(maxBytes - result.bytes, 0);
+      const data = await this.segmentData(segment, position, result.bytes === 0 ? Math.max(budget, 1) : budget);
+      let at = 0;
+      while (at + LOG_OVERHEAD <= data.length) {
+        const size = LOG_OVERHEAD + data.readInt32BE(at + 8);
+        if (at + size > data.length) break;
+        const base = readInt64(data, at);
+        const last = base + data.readInt32BE(at + 23);
+        if (last >= position) {
+          if (result.bytes > 0 && result.bytes + size > maxBytes) return result;
+          result.batches.push(data.subarray(at, at + size));
+          result.bytes += size;
+        }
+        at += size;
+      }
+      position = segment.lastOffset + 1;
+      if (result.bytes >= maxBytes) break;
+      i++;
+    }
+    this.readAhead(i + 1);
+    return result;
+  }
+
+  /** The index of the segment holding `offset` (the last one starting at or before it). */
+  private segmentIndexFor(offset: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (this.segments[mid].baseOffset <= offset) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    return found === -1 && this.segments.length > 0 ? 0 : found;
+  }
+
+  /**
+   * Batch bytes of a segment from `offset` on: the cached region, the whole region for small
+   * segments, or an index-guided range read for large ones.
+   */
+  private async segmentData(segment: SegmentRecord, offset: number, maxBytes: number): Promise<Buffer> {
+    const { cache, objects, config } = this.deps;
+    const cached = cache.get(segment.key);
+    if (cached) return cached;
+    const size = segment.dataEnd - segment.dataStart;
+    if (size <= config.rangeReadThresholdBytes) {
+      const data = await objects.get(segment.key, { start: segment.dataStart, end: segment.dataEnd });
+      cache.set(segment.key, data);
+      return data;
+    }
+    let indexBytes = cache.get(segment.indexKey);
+    if (!indexBytes) {
+      indexBytes = await objects.get(segment.indexKey);
+      cache.set(segment.indexKey, indexBytes);
+    }
+    const start = Math.max(segment.dataStart, lookupPosition(decodeIndex(indexBytes), offset));
+    const end = Math.min(segment.dataEnd, start + Math.max(maxBytes, 64 * 1024) + TAIL_WALK_LIMIT / 64);
+    let data = await objects.get(segment.key, { start, end });
+    if (data.length >= LOG_OVERHEAD && LOG_OVERHEAD + data.readInt32BE(8) > data.length) {
+      // The first batch is larger than the range: read exactly that batch.
+      const batchEnd = Math.min(segment.dataEnd, start + LOG_OVERHEAD + data.readInt32BE(8));
+      data = await objects.get(segment.key, { start, end: batchEnd });
+    }
+    return data;
+  }
+
+  /** Warms the cache with the segments a sequential reader will want next. */
+  private readAhead(from: number): void {
+    const { cache, objects, config, logger } = this.deps;
+    for (let i = from; i < Math.min(this.segments.length, from + config.readAheadSegments); i++) {
+      const segment = this.segments[i];
+      if (cache.has(segment.key) || segment.dataEnd - segment.dataStart > config.rangeReadThresholdBytes) continue;
+      objects
+        .get(segment.key, { start: segment.dataStart, end: segment.dataEnd })
+        .then((data) => cache.set(segment.key, data))
+        .catch((err: unknown) => logger.debug('read-ahead failed', { key: segment.key, err: String(err) }));
+    }
+  }
+
+  // -- offsets by time ------------------------------------------------------------------------
+
+  /** The first offset whose batch has a timestamp >= ts (batch granularity), or -1. */
+  async offsetForTimestamp(ts: number): Promise<{ offset: number; timestamp: number }> {
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < ts || segment.lastOffset < this.state.logStartOffset) continue;
+      const data = await this.segmentData(segment, segment.baseOffset, Number.MAX_SAFE_INTEGER);
+      for (let at = 0; at + LOG_OVERHEAD <= data.length; at += LOG_OVERHEAD + data.readInt32BE(at + 8)) {
+        const maxTimestamp = readInt64(data, at + 35);
+        const base = readInt64(data, at);
+        if (maxTimestamp >= ts && base + data.readInt32BE(at + 23) >= this.state.logStartOffset) {
+          return { offset: Math.max(base, this.state.logStartOffset), timestamp: maxTimestamp };
+        }
+      }
+    }
+    return { offset: -1, timestamp: -1 };
+  }
+
+  /** The offset and timestamp of the batch with the largest timestamp. */
+  maxTimestamp(): { offset: number; timestamp: number } {
+    let best = { offset: -1, timestamp: -1 };
+    for (const s of this.segments) {
+      if (s.lastOffset >= this.state.logStartOffset && s.maxTimestamp > best.timestamp) {
+        best = { offset: s.lastOffset, timestamp: s.maxTimestamp };
+      }
+    }
+    return best;
+  }
+
+  // -- retention and DeleteRecords ------------------------------------------------------------
+
+  /**
+   * Advances the log start offset and drops segments entirely below it. The objects are deleted
+   * after the commit; a crash in between leaves garbage for the sweeper, never a dangling entry.
+   */
+  async truncateBefore(newStart: number): Promise<number> {
+    if (newStart <= this.state.logStartOffset) return this.state.logStartOffset;
+    await this.flush();
+    const start = Math.min(newStart, this.state.highWatermark);
+    const dropped = this.segments.filter((s) => s.lastOffset < start);
+    const next: PartitionStateRecord = { ...this.state, logStartOffset: start, commitId: randomBytes(8).toString('hex') };
+    const outcome = await this.commit(next, [], dropped.map((s) => s.baseOffset));
+    if (outcome !== 'committed') {
+      this.close();
+      throw new KafkaError(
+        outcome === 'fenced' ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.REQUEST_TIMED_OUT,
+        'could not commit the new log start offset',
+      );
+    }
+    this.segments = this.segments.filter((s) => s.lastOffset >= start);
+    for (const s of dropped) {
+      this.deps.cache.delete(s.key);
+      this.deps.cache.delete(s.indexKey);
+    }
+    await this.deps.objects.delete(dropped.flatMap((s) => [s.key, s.indexKey])).catch((err: unknown) => {
+      this.deps.logger.warn('deleting expired segments failed; the sweeper will retry', { err: String(err) });
+    });
+    return start;
+  }
+
+  /** Applies retention.ms and retention.bytes (-1 disables either). */
+  async enforceRetention(retentionMs: number, retentionBytes: number, now = Date.now()): Promise<void> {
+    let newStart = this.state.logStartOffset;
+    if (retentionMs >= 0) {
+      for (const s of this.segments) {
+        if (s.maxTimestamp >= now - retentionMs) break;
+        newStart = s.lastOffset + 1;
+      }
+    }
+    if (retentionBytes >= 0) {
+      let total = this.segments.reduce((sum, s) => sum + (s.dataEnd - s.dataStart), 0);
+      for (const s of this.segments) {
+        if (total <= retentionBytes) break;
+        total -= s.dataEnd - s.dataStart;
+        newStart = Math.max(newStart, s.lastOffset + 1);
+      }
+    }
+    if (newStart > this.state.logStartOffset) await this.truncateBefore(newStart);
+  }
+}

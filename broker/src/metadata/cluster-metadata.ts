@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
+import type { BrokerRecord, PartitionStateRecord, SegmentRecord, TopicRecord } from './model.js';
+
+/**
+ * The etcd key schema and the broker's view of cluster metadata. Every key lives under
+ * `/kafscale/{cluster}/` so several clusters can share one etcd:
+ *
+ *   topics/{topic}                               TopicRecord
+ *   partitions/{topic}/{partition}               PartitionStateRecord (high watermark, producers)
+ *   segments/{topic}/{partition}/{baseOffset}    SegmentRecord (the manifest, one key a segment)
+ *   brokers/{nodeId}                             BrokerRecord, under the broker's lease
+ *   producer-ids/next                            next free producer id
+ *
+ * Topics are cached in memory and kept current by a watch, so request handlers look them up
+ * synchronously.
+ */
+export class ClusterMetadata {
+  private readonly topicsByName = new Map<string, TopicRecord>();
+  private readonly topicsById = new Map<string, TopicRecord>();
+  private readonly topicListeners: ((name: string, topic: TopicRecord | undefined) => void)[] = [];
+  private watch?: Watch;
+
+  private constructor(
+    readonly store: MetadataStore,
+    readonly prefix: string,
+  ) {}
+
+  static async open(store: MetadataStore, clusterName = 'default'): Promise<ClusterMetadata> {
+    const metadata = new ClusterMetadata(store, `/kafscale/${clusterName}/`);
+    await metadata.loadTopics();
+    return metadata;
+  }
+
+  async close(): Promise<void> {
+    await this.watch?.cancel();
+  }
+
+  // -- keys -----------------------------------------------------------------------------------
+
+  topicKey(name: string): string {
+    return `${this.prefix}topics/${name}`;
+  }
+
+  partitionKey(topic: string, partition: number): string {
+    return `${this.prefix}partitions/${topic}/${partition}`;
+  }
+
+  segmentPrefix(topic: string, partition: number): string {
+    return `${this.prefix}segments/${topic}/${partition}/`;
+  }
+
+  segmentKey(topic: string, partition: number, baseOffset: number): string {
+    return `${this.segmentPrefix(topic, partition)}${String(baseOffset).padStart(20, '0')}`;
+  }
+
+  brokerKey(nodeId: number): string {
+    return `${this.prefix}brokers/${nodeId}`;
+  }
+
+  // -- topics ---------------------------------------------------------------------------------
+
+  private async loadTopics(): Promise<void> {
+    const topicsPrefix = `${this.prefix}topics/`;
+    const kvs = await this.store.getPrefix(topicsPrefix);
+    let revision = 0;
+    for (const kv of kvs) {
+      this.setTopic(kv.key.slice(topicsPrefix.length), JSON.parse(kv.value) as TopicRecord);
+      revision = Math.max(revision, kv.modRevision);
+    }
+    const onEvents = (events: WatchEvent[]) => {
+      for (const e of events) {
+        const name = e.key.slice(topicsPrefix.length);
+        this.setTopic(name, e.type === 'put' ? (JSON.parse(e.value) as TopicRecord) : undefined);
+      }
+    };
+    this.watch = await this.store.watchPrefix(topicsPrefix, onEvents);
+    // Changes between the load and the watch start are picked up by a second read.
+    for (const kv of await this.store.getPrefix(topicsPrefix)) {
+      if (kv.modRevision > revision) this.setTopic(kv.key.slice(topicsPrefix.length), JSON.parse(kv.value));
+    }
+  }
+
+  private setTopic(name: string, topic: TopicRecord | undefined): void {
+    const old = this.topicsByName.get(name);
+    if (old) this.topicsById.delete(old.id);
+    if (topic) {
+      this.topicsByName.set(name, topic);
+      this.topicsById.set(topic.id, topic);
+    } else {
+      this.topicsByName.delete(name);
+    }
+    if (old?.id !== topic?.id || old?.partitions !== topic?.partitions || old?.configs !== topic?.configs) {
+      for (const listener of this.topicListeners) listener(name, topic);
+    }
+  }
+
+  /** Called whenever a topic is created, changed or deleted (by this broker or another). */
+  onTopicChange(listener: (name: string, topic: TopicRecord | undefined) => void): void {
+    this.topicListeners.push(listener);
+  }
+
+  topics(): TopicRecord[] {
+    return [...this.topicsByName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  topic(name: string): TopicRecord | undefined {
+    return this.topicsByName.get(name);
+  }
+
+  topicById(id: string): TopicRecord | undefined {
+    return this.topicsById.get(id);
+  }
+
+  /** Creates a topic and its partitions atomically; resolves undefined if the name is taken. */
+  async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord | undefined> {
+    const topic: TopicRecord = { name, id: randomUUID(), partitions, configs, createdAt: Date.now() };
+    const ops: Op[] = [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(topic) }];
+    for (let p = 0; p < partitions; p++) ops.push(this.initialPartitionOp(name, p));
+    // deleteTopic removes partition states and manifests with the topic, so nothing is left over.
+    const result = await this.store.txn(
+      [{ key: this.topicKey(name), target: 'createRevision', op: '=', value: 0 }],
+      ops,
+    );
+    if (!result.succeeded) return undefined;
+    this.setTopic(name, topic);
+    return topic;
+  }
+
+  private initialPartitionOp(topic: string, partition: number): Op {
+    const state: PartitionStateRecord = {
+      logStartOffset: 0,
+      highWatermark: 0,
+      leaderEpoch: 0,
+      epochs: [{ epoch: 0, startOffset: 0 }],
+      commitId: '',
+      producers: [],
+    };
+    return { type: 'put', key: this.partitionKey(topic, partition), value: JSON.stringify(state) };
+  }
+
+  /** Deletes a topic with its partition states and manifests; its objects become garbage. */
+  async deleteTopic(name: string): Promise<TopicRecord | undefined> {
+    const kv = await this.store.get(this.topicKey(name));
+    if (!kv) return undefined;
+    const result = await this.store.txn(
+      [{ key: this.topicKey(name), target: 'modRevision', op: '=', value: kv.modRevision }],
+      [
+        { type: 'delete', key: this.topicKey(name) },
+        { type: 'deletePrefix', prefix: `${this.prefix}partitions/${name}/` },
+        { type: 'deletePrefix', prefix: `${this.prefix}segments/${name}/` },
+      ],
+    );
+    if (!result.succeeded) return this.deleteTopic(name);
+    this.setTopic(name, undefined);
+    return JSON.parse(kv.value) as TopicRecord;
+  }
+
+  /** Applies a change to a topic record with optimistic concurrency; returns the new record. */
+  async updateTopic(name: string, change: (topic: TopicRecord) => TopicRecord, extraOps: (topic: TopicRecord) => Op[] = () => []): Promise<TopicRecord | undefined> {
+    for (;;) {
+      const kv = await this.store.get(this.topicKey(name));
+      if (!kv) return undefined;
+      const current = JSON.parse(kv.value) as TopicRecord;
+      const next = change(current);
+      const result = await this.store.txn(
+        [{ key: this.topicKey(name), target: 'modRevision', op: '=', value: kv.modRevision }],
+        [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(next) }, ...extraOps(current)],
+      );
+      if (result.succeeded) {
+        this.setTopic(name, next);
+        return next;
+      }
+    }
+  }
+
+  async createPartitions(name: string, total: number): Promise<TopicRecord | undefined> {
+    return this.updateTopic(
+      name,
+      (t) => ({ ...t, partitions: total }),
+      (t) => {
+        const ops: Op[] = [];
+        for (let p = t.partitions; p < total; p++) ops.push(this.initialPartitionOp(name, p));
+        return ops;
+      },
+    );
+  }
+
+  // -- partitions -----------------------------------------------------------------------------
+
+  async readPartition(topic: string, partition: number): Promise<{ state: PartitionStateRecord; modRevision: number } | undefined> {
+    const kv = await this.store.get(this.partitionKey(topic, partition));
+    if (!kv) return undefined;
+    return { state: JSON.parse(kv.value) as PartitionStateRecord, modRevision: kv.modRevision };
+  }
+
+  async readSegments(topic: string, partition: number): Promise<SegmentRecord[]> {
+    const kvs = await this.store.getPrefix(this.segmentPrefix(topic, partition));
+    return kvs.map((kv) => JSON.parse(kv.value) as SegmentRecord);
+  }
+
+  /**
+   * Commits new partition state (and new/removed manifest entries) if nobody else wrote the
+   * partition since `expectedRevision`: the fencing compare. Resolves with the new revision,
+   * or undefined when the compare failed.
+   */
+  async commitPartition(
+    topic: string,
+    partition: number,
+    expectedRevision: number,
+    state: PartitionStateRecord,
+    addSegments: SegmentRecord[],
+    removeSegments: number[] = [],
+  ): Promise<number | undefined> {
+    const ops: Op[] = [{ type: 'put', key: this.partitionKey(topic, partition), value: JSON.stringify(state) }];
+    for (const s of addSegments) {
+      ops.push({ type: 'put', key: this.segmentKey(topic, partition, s.baseOffset), value: JSON.stringify(s) });
+    }
+    for (const base of removeSegments) ops.push({ type: 'delete', key: this.segmentKey(topic, partition, base) });
+    const result = await this.store.txn(
+      [{ key: this.partitionKey(topic, partition), target: 'modRevision', op: '=', value: expectedRevision }],
+      ops,
+    );
+    return result.succeeded ? result.revision : undefined;
+  }
+
+  // -- producer ids ---------------------------------------------------------------------------
+
+  /** Allocates a cluster-unique producer id. */
+  async allocateProducerId(): Promise<number> {
+    const key = `${this.prefix}producer-ids/next`;
+    for (;;) {
+      const kv = await this.store.get(key);
+      const next = kv ? Number(kv.value) : 1000;
+      const result = await this.store.txn(
+        [{ key, target: 'modRevision', op: '=', value: kv?.modRevision ?? 0 }],
+        [{ type: 'put', key, value: String(next + 1) }],
+      );
+      if (result.succeeded) return next;
+    }
+  }
+
+  // -- brokers --------------------------------------------------------------------------------
+
+  async registerBroker(broker: BrokerRecord, lease?: string): Promise<void> {
+    await this.store.put(this.brokerKey(broker.nodeId), JSON.stringify(broker), lease);
+  }
+
+  async brokers(): Promise<BrokerRecord[]> {
+    const kvs = await this.store.getPrefix(`${this.prefix}brokers/`);
+    return kvs.map((kv) => JSON.parse(kv.value) as BrokerRecord).sort((a, b) => a.nodeId - b.nodeId);
+  }
+}

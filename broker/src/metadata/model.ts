@@ -1,0 +1,56 @@
+// The records the broker keeps in the metadata store, as JSON values. cluster-metadata.ts owns
+// which key each one lives under.
+
+export interface TopicRecord {
+  name: string;
+  /** Topic ID (UUID), new for every incarnation of a name. */
+  id: string;
+  partitions: number;
+  /** Topic-level config overrides (retention.ms, max.message.bytes, ...). */
+  configs: Record<string, string>;
+  createdAt: number;
+}
+
+/** One committed segment object of a partition: the manifest entry. */
+export interface SegmentRecord {
+  /** Object key of the .kfs segment. */
+  key: string;
+  /** Object key of its sparse .index. */
+  indexKey: string;
+  baseOffset: number;
+  lastOffset: number;
+  /** Byte range [dataStart, dataEnd) of the record batches inside the object. */
+  dataStart: number;
+  dataEnd: number;
+  /** Largest batch max timestamp in the segment (for time-based lookups and retention). */
+  maxTimestamp: number;
+  createdAt: number;
+}
+
+/** The last batches of one producer on one partition, to reject duplicates (idempotence). */
+export interface ProducerRecord {
+  producerId: number;
+  epoch: number;
+  /** Up to the last five batches, oldest first. */
+  batches: { firstSeq: number; lastSeq: number; firstOffset: number; lastOffset: number }[];
+  lastTimestamp: number;
+}
+
+export interface PartitionStateRecord {
+  logStartOffset: number;
+  /** Next offset to be committed: everything below is durable. */
+  highWatermark: number;
+  leaderEpoch: number;
+  /** Start offset of every leader epoch, oldest first (for OffsetForLeaderEpoch). */
+  epochs: { epoch: number; startOffset: number }[];
+  /** Unique id of the last commit, to settle commits whose outcome was unknown. */
+  commitId: string;
+  producers: ProducerRecord[];
+}
+
+export interface BrokerRecord {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
