@@ -282,9 +282,18 @@ class MessageGenerator {
           : `(${nullable} ? readNullableArray(r, ${flex}, ${fn}) : readArray(r, ${flex}, ${fn}))`;
     }
     const pick = (plain: string, nul: string, cplain: string, cnul: string) => {
-      const legacy = nullable === 'false' ? plain : nullable === 'true' ? nul : `(${nullable} ? ${nul} : ${plain})`;
+      const legacy =
+        nullable === 'false'
+          ? plain
+          : nullable === 'true'
+            ? nul
+            : `(${nullable} ? ${nul} : ${plain})`;
       const compact =
-        nullable === 'false' ? cplain : nullable === 'true' ? cnul : `(${nullable} ? ${cnul} : ${cplain})`;
+        nullable === 'false'
+          ? cplain
+          : nullable === 'true'
+            ? cnul
+            : `(${nullable} ? ${cnul} : ${cplain})`;
       if (flex === 'false') return legacy;
       if (flex === 'true') return compact;
       return `(${flex} ? ${compact} : ${legacy})`;
@@ -301,10 +310,20 @@ class MessageGenerator {
       case 'uuid':
         return `r.${type}()`;
       case 'string':
-        return pick('r.string()', 'r.nullableString()', 'r.compactString()', 'r.compactNullableString()');
+        return pick(
+          'r.string()',
+          'r.nullableString()',
+          'r.compactString()',
+          'r.compactNullableString()',
+        );
       case 'bytes':
       case 'records':
-        return pick('r.bytes()', 'r.nullableBytes()', 'r.compactBytes()', 'r.compactNullableBytes()');
+        return pick(
+          'r.bytes()',
+          'r.nullableBytes()',
+          'r.compactBytes()',
+          'r.compactNullableBytes()',
+        );
     }
     return `read${this.struct(type).tsName}(r, v)`;
   }
@@ -382,7 +401,8 @@ class MessageGenerator {
   /** Condition under which a tagged field differs from its default and so is written. */
   private notDefault(f: FieldSpec, value: string): string {
     const d = this.defaultExpr(f);
-    if (f.type.startsWith('[]')) return d === 'null' ? `${value} != null` : `${value} != null && ${value}.length > 0`;
+    if (f.type.startsWith('[]'))
+      return d === 'null' ? `${value} != null` : `${value} != null && ${value}.length > 0`;
     if (d === 'EMPTY') return `${value} != null && ${value}.length > 0`;
     if (PRIMITIVES.has(f.type)) return `${value} !== undefined && ${value} !== ${d}`;
     return `${value} !== undefined && !is${this.struct(f.type).tsName}Default(${value})`;
@@ -409,10 +429,14 @@ class MessageGenerator {
       doc.push(meta.join('; '));
       out.push(`  /** ${doc.join(' — ')} */`);
       const nullable = this.nullableAlways(f) ? ' | null' : '';
-      out.push(`  ${camel(f.name)}${this.optional(f) ? '?' : ''}: ${this.tsType(f.type)}${nullable};`);
+      out.push(
+        `  ${camel(f.name)}${this.optional(f) ? '?' : ''}: ${this.tsType(f.type)}${nullable};`,
+      );
     }
     if (flexAny) {
-      out.push('  /** Tagged fields this version of the code does not know, preserved as raw bytes. */');
+      out.push(
+        '  /** Tagged fields this version of the code does not know, preserved as raw bytes. */',
+      );
       out.push('  unknownTaggedFields?: TaggedField[];');
     }
     out.push('}', '');
@@ -551,13 +575,16 @@ class MessageGenerator {
   /** A field's value for writing: the default stands in for a field left out. */
   private valueOf(f: FieldSpec): string {
     const field = `m.${camel(f.name)}`;
-    return this.optional(f) ? `(${field} === undefined ? ${this.defaultExpr(f)} : ${field})` : field;
+    return this.optional(f)
+      ? `(${field} === undefined ? ${this.defaultExpr(f)} : ${field})`
+      : field;
   }
 
   /** Like notDefault, but for a possibly-undefined value of a regular field. */
   private notDefaultLoose(f: FieldSpec, value: string): string {
     const d = this.defaultExpr(f);
-    if (f.type.startsWith('[]')) return d === 'null' ? `${value} != null` : `${value} != null && ${value}.length > 0`;
+    if (f.type.startsWith('[]'))
+      return d === 'null' ? `${value} != null` : `${value} != null && ${value}.length > 0`;
     if (d === 'EMPTY') return `${value} != null && ${value}.length > 0`;
     return `${value} !== undefined && ${value} !== ${d}`;
   }
@@ -587,7 +614,6 @@ class MessageGenerator {
     parts.push(
       `// ${this.spec.name}: versions ${this.spec.validVersions}, flexible ${this.spec.flexibleVersions}.`,
     );
-    parts.push('/* eslint-disable */');
     parts.push('');
     const body: string[] = [];
     for (const s of this.order) body.push(this.emitStruct(s.tsName, s.fields, false));
@@ -611,13 +637,16 @@ class MessageGenerator {
     ].filter(used);
     imports.push(`import { ${readerNames.join(', ')} } from '../codec/reader.js';`);
     imports.push(`import { ${writerNames.join(', ')} } from '../codec/writer.js';`);
-    if (sizeNames.length) imports.push(`import { ${sizeNames.join(', ')} } from '../codec/size.js';`);
+    if (sizeNames.length)
+      imports.push(`import { ${sizeNames.join(', ')} } from '../codec/size.js';`);
     imports.push(`import type { MessageCodec } from '../codec/message-codec.js';`);
-    if (used('TaggedField')) imports.push(`import type { TaggedField } from '../codec/tagged-fields.js';`);
-    if (used('ProtocolEncodeError')) imports.push(`import { ProtocolEncodeError } from '../codec/errors.js';`);
+    if (used('TaggedField'))
+      imports.push(`import type { TaggedField } from '../codec/tagged-fields.js';`);
+    if (used('ProtocolEncodeError'))
+      imports.push(`import { ProtocolEncodeError } from '../codec/errors.js';`);
     parts.push(...imports, '');
     if (used('EMPTY')) parts.push('const EMPTY = Buffer.alloc(0);', '');
-    parts.push("/** A message with every field present (what the decoder returns). */");
+    parts.push('/** A message with every field present (what the decoder returns). */');
     parts.push("type Complete<T> = Required<Omit<T, 'unknownTaggedFields'>>;", '');
     parts.push(text);
     return parts.join('\n');
@@ -638,7 +667,12 @@ export function loadSpec(dir: string, name: string): MessageSpec {
 
 /** Generates every file; returns file name -> formatted contents. */
 export async function generateAll(definitionsDir: string): Promise<Map<string, string>> {
-  const prettierOptions = { parser: 'typescript', singleQuote: true, printWidth: 100, trailingComma: 'all' as const };
+  const prettierOptions = {
+    parser: 'typescript',
+    singleQuote: true,
+    printWidth: 100,
+    trailingComma: 'all' as const,
+  };
   const files = new Map<string, string>();
   const names = [...API_NAMES.flatMap((n) => [`${n}Request`, `${n}Response`]), ...EXTRA_MESSAGES];
   for (const name of names) {
@@ -649,7 +683,6 @@ export async function generateAll(definitionsDir: string): Promise<Map<string, s
 
   const index: string[] = [
     '// Generated by broker/scripts/generate-protocol.ts. Do not edit.',
-    '/* eslint-disable */',
     '',
     "import type { MessageCodec } from '../codec/message-codec.js';",
   ];
@@ -663,7 +696,9 @@ export async function generateAll(definitionsDir: string): Promise<Map<string, s
   index.push('  name: string;');
   index.push('  minVersion: number;');
   index.push('  maxVersion: number;');
-  index.push('  /** Lowest flexible version (request header v2, response header v1), -1 if none. */');
+  index.push(
+    '  /** Lowest flexible version (request header v2, response header v1), -1 if none. */',
+  );
   index.push('  flexibleFrom: number;');
   index.push('  request: MessageCodec<any>;');
   index.push('  response: MessageCodec<any>;');
@@ -684,8 +719,12 @@ export async function generateAll(definitionsDir: string): Promise<Map<string, s
 }
 
 async function main(): Promise<void> {
-  const definitionsDir = path.resolve(process.argv[2] ?? path.join(repoRoot, '..', 'shared', 'kafka-protocol', 'message'));
-  const outDir = path.resolve(process.argv[3] ?? path.join(repoRoot, 'broker', 'src', 'protocol', 'generated'));
+  const definitionsDir = path.resolve(
+    process.argv[2] ?? path.join(repoRoot, '..', 'shared', 'kafka-protocol', 'message'),
+  );
+  const outDir = path.resolve(
+    process.argv[3] ?? path.join(repoRoot, 'broker', 'src', 'protocol', 'generated'),
+  );
   const files = await generateAll(definitionsDir);
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });

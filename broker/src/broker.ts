@@ -29,9 +29,16 @@ export class Broker {
     private readonly lease: Lease | undefined,
   ) {}
 
-  static async start(config: BrokerConfig, logger: Logger = createLogger(config.logLevel)): Promise<Broker> {
+  static async start(
+    config: BrokerConfig,
+    logger: Logger = createLogger(config.logLevel),
+  ): Promise<Broker> {
     const objects = openObjectStore(config);
-    const store = await withTimeout(openMetadataStore(config), config.startupTimeoutSec, 'metadata store');
+    const store = await withTimeout(
+      openMetadataStore(config),
+      config.startupTimeoutSec,
+      'metadata store',
+    );
     try {
       await withTimeout(probeObjectStore(objects), config.startupTimeoutSec, 'object store');
       const metadata = await ClusterMetadata.open(store, config.clusterName);
@@ -71,7 +78,11 @@ export class Broker {
       const lease = await store.grantLease(BROKER_LEASE_TTL_SEC);
       await metadata.registerBroker(self, lease.id);
       logs.startRetention(config.retentionCheckIntervalMs);
-      logger.info('broker started', { nodeId: self.nodeId, listen: `${config.listenHost}:${port}`, clusterId });
+      logger.info('broker started', {
+        nodeId: self.nodeId,
+        listen: `${config.listenHost}:${port}`,
+        clusterId,
+      });
       return new Broker(context, store, server, registry, port, lease);
     } catch (err) {
       await store.close().catch(() => undefined);
@@ -162,14 +173,23 @@ async function probeObjectStore(objects: ObjectStore): Promise<void> {
 async function ensureClusterId(store: MetadataStore, prefix: string): Promise<string> {
   const key = `${prefix}cluster-id`;
   const id = randomUUID();
-  await store.txn([{ key, target: 'createRevision', op: '=', value: 0 }], [{ type: 'put', key, value: id }]);
+  await store.txn(
+    [{ key, target: 'createRevision', op: '=', value: 0 }],
+    [{ type: 'put', key, value: id }],
+  );
   return (await store.get(key))!.value;
 }
 
 async function withTimeout<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} not reachable within ${seconds}s (KAFSCALE_STARTUP_TIMEOUT_SEC)`)), seconds * 1000);
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(`${what} not reachable within ${seconds}s (KAFSCALE_STARTUP_TIMEOUT_SEC)`),
+        ),
+      seconds * 1000,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);

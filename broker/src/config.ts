@@ -61,12 +61,19 @@ function optional(env: Env, name: string): string | null {
   return v === undefined || v === '' ? null : v;
 }
 
-function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = env[name];
   if (v === undefined || v === '') return fallback;
   if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(`${name} must be an integer, got "${v}"`);
   const n = Number(v);
-  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  if (n < min || n > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
@@ -99,7 +106,11 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
   const addr = hostPort(env, 'KAFSCALE_BROKER_ADDR');
   const listenHost = addr.host ?? '127.0.0.1';
   const listenPort = addr.port ?? int(env, 'KAFSCALE_BROKER_PORT', 9092, 0, 65535);
-  const advertisedHost = str(env, 'KAFSCALE_BROKER_HOST', listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost);
+  const advertisedHost = str(
+    env,
+    'KAFSCALE_BROKER_HOST',
+    listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost,
+  );
   const etcdEndpoints = (optional(env, 'KAFSCALE_ETCD_ENDPOINTS') ?? '')
     .split(',')
     .map((e) => e.trim())
@@ -111,11 +122,15 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
   }
   const logLevel = str(env, 'KAFSCALE_LOG_LEVEL', 'info');
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) {
-    throw new ConfigError(`KAFSCALE_LOG_LEVEL must be error, warn, info or debug, got "${logLevel}"`);
+    throw new ConfigError(
+      `KAFSCALE_LOG_LEVEL must be error, warn, info or debug, got "${logLevel}"`,
+    );
   }
   const namespace = str(env, 'KAFSCALE_S3_NAMESPACE', 'kafscale');
   if (!/^[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*$/.test(namespace)) {
-    throw new ConfigError(`KAFSCALE_S3_NAMESPACE must be path segments of [a-zA-Z0-9._-], got "${namespace}"`);
+    throw new ConfigError(
+      `KAFSCALE_S3_NAMESPACE must be path segments of [a-zA-Z0-9._-], got "${namespace}"`,
+    );
   }
   const clusterName = str(env, 'KAFSCALE_CLUSTER_NAME', 'default');
   if (!/^[a-zA-Z0-9._-]+$/.test(clusterName)) {
@@ -156,7 +171,13 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     autoCreateTopics: bool(env, 'KAFSCALE_AUTO_CREATE_TOPICS', true),
     autoCreatePartitions: int(env, 'KAFSCALE_AUTO_CREATE_PARTITIONS', 1, 1, 100_000),
     allowAdminApis: bool(env, 'KAFSCALE_ALLOW_ADMIN_APIS', true),
-    maxRequestBytes: int(env, 'KAFSCALE_MAX_REQUEST_BYTES', 100 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxRequestBytes: int(
+      env,
+      'KAFSCALE_MAX_REQUEST_BYTES',
+      100 * 1024 * 1024,
+      1024,
+      1024 * 1024 * 1024,
+    ),
     retentionCheckIntervalMs: int(env, 'KAFSCALE_RETENTION_CHECK_INTERVAL_MS', 60_000, 100),
     startupTimeoutSec: int(env, 'KAFSCALE_STARTUP_TIMEOUT_SEC', 60, 1, 3600),
     logLevel,

@@ -21,12 +21,20 @@ async function main(): Promise<void> {
   try {
     broker = await Broker.start(config, logger);
   } catch (err) {
-    console.error(`kafscale-broker: failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(
+      `kafscale-broker: failed to start: ${err instanceof Error ? err.message : String(err)}`,
+    );
     process.exit(1);
   }
-  const storage = config.s3.bucket ? `s3://${config.s3.bucket}/${config.namespace}` : path.resolve(config.dataDir);
-  const meta = config.etcd.endpoints.length ? `etcd ${config.etcd.endpoints.join(',')}` : 'embedded';
-  console.log(`KafScale broker ${config.brokerId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta})`);
+  const storage = config.s3.bucket
+    ? `s3://${config.s3.bucket}/${config.namespace}`
+    : path.resolve(config.dataDir);
+  const meta = config.etcd.endpoints.length
+    ? `etcd ${config.etcd.endpoints.join(',')}`
+    : 'embedded';
+  console.log(
+    `KafScale broker ${config.brokerId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta})`,
+  );
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -34,7 +34,10 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
   async function resolve(request: FetchRequest, v: number): Promise<Wanted[]> {
     const wanted: Wanted[] = [];
     for (const t of request.topics) {
-      const topic = v >= 13 ? broker.metadata.topicById(t.topicId ?? ZERO_UUID) : broker.metadata.topic(t.topic ?? '');
+      const topic =
+        v >= 13
+          ? broker.metadata.topicById(t.topicId ?? ZERO_UUID)
+          : broker.metadata.topic(t.topic ?? '');
       for (const p of t.partitions) {
         const w: Wanted = {
           topic: topic?.name ?? t.topic ?? '',
@@ -51,7 +54,9 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
           w.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         } else {
           try {
-            w.log = broker.logs.peek(topic.name, p.partition) ?? (await broker.logs.get(topic.name, p.partition));
+            w.log =
+              broker.logs.peek(topic.name, p.partition) ??
+              (await broker.logs.get(topic.name, p.partition));
             w.errorCode = leaderEpochError(p.currentLeaderEpoch, w.log.leaderEpoch);
           } catch (err) {
             w.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
@@ -63,7 +68,10 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
     return wanted;
   }
 
-  async function readAll(wanted: Wanted[], maxBytes: number): Promise<{ partitions: FetchResponsePartitionData[]; bytes: number }> {
+  async function readAll(
+    wanted: Wanted[],
+    maxBytes: number,
+  ): Promise<{ partitions: FetchResponsePartitionData[]; bytes: number }> {
     let budget = maxBytes;
     let bytes = 0;
     const partitions: FetchResponsePartitionData[] = [];
@@ -82,20 +90,29 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
       if (!w.log || w.errorCode !== ErrorCode.NONE) continue;
       try {
         // The first partition with data may exceed the budget by one batch, so progress is made.
-        const limit = bytes === 0 ? Math.max(1, Math.min(w.maxBytes, budget)) : Math.min(w.maxBytes, budget);
+        const limit =
+          bytes === 0 ? Math.max(1, Math.min(w.maxBytes, budget)) : Math.min(w.maxBytes, budget);
         if (limit <= 0) continue;
         const result = await w.log.read(w.offset, limit);
         data.highWatermark = result.highWatermark;
         data.lastStableOffset = result.highWatermark;
         data.logStartOffset = result.logStartOffset;
         if (result.batches.length > 0) {
-          data.records = result.batches.length === 1 ? result.batches[0] : Buffer.concat(result.batches, result.bytes);
+          data.records =
+            result.batches.length === 1
+              ? result.batches[0]
+              : Buffer.concat(result.batches, result.bytes);
           bytes += result.bytes;
           budget -= result.bytes;
         }
       } catch (err) {
         data.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
-        if (!(err instanceof KafkaError)) broker.logger.error('fetch read failed', { topic: w.topic, partition: w.partition, err: String(err) });
+        if (!(err instanceof KafkaError))
+          broker.logger.error('fetch read failed', {
+            topic: w.topic,
+            partition: w.partition,
+            err: String(err),
+          });
       }
     }
     return { partitions, bytes };
@@ -127,7 +144,10 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
         for (const w of waits) w.cancel();
         result = await readAll(wanted, maxBytes);
       }
-      const responses = new Map<string, { topic: string; topicId: string; partitions: FetchResponsePartitionData[] }>();
+      const responses = new Map<
+        string,
+        { topic: string; topicId: string; partitions: FetchResponsePartitionData[] }
+      >();
       wanted.forEach((w, i) => {
         const key = `${w.topic}\u0000${w.topicId}`;
         let entry = responses.get(key);

@@ -20,7 +20,9 @@ const LATEST_TIERED = -5;
  * at record-batch granularity (the broker does not decompress batches): the answer is the first
  * batch whose max timestamp is at or after the target.
  */
-export function listOffsetsHandler(broker: BrokerContext): Handler<ListOffsetsRequest, ListOffsetsResponse> {
+export function listOffsetsHandler(
+  broker: BrokerContext,
+): Handler<ListOffsetsRequest, ListOffsetsResponse> {
   return {
     apiKey: 2,
     minVersion: 0,

@@ -32,7 +32,11 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
     topicAuthorizedOperations: -2147483648,
   });
 
-  const missing = (name: string | null, id: string | undefined, errorCode: number): MetadataResponseTopic => ({
+  const missing = (
+    name: string | null,
+    id: string | undefined,
+    errorCode: number,
+  ): MetadataResponseTopic => ({
     errorCode,
     name,
     topicId: id ?? ZERO_UUID,
@@ -52,9 +56,11 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
       if (all) {
         for (const t of metadata.topics()) topics.push(topicResponse(t));
       } else {
-        const allowCreate = config.autoCreateTopics && (v < 4 || request.allowAutoTopicCreation !== false);
+        const allowCreate =
+          config.autoCreateTopics && (v < 4 || request.allowAutoTopicCreation !== false);
         for (const requested of request.topics ?? []) {
-          const byId = requested.topicId && requested.topicId !== ZERO_UUID ? requested.topicId : undefined;
+          const byId =
+            requested.topicId && requested.topicId !== ZERO_UUID ? requested.topicId : undefined;
           if (byId) {
             const t = metadata.topicById(byId);
             topics.push(t ? topicResponse(t) : missing(null, byId, ErrorCode.UNKNOWN_TOPIC_ID));
@@ -67,16 +73,30 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
             continue;
           }
           if (!t && allowCreate) {
-            t = (await metadata.createTopic(name, config.autoCreatePartitions, {})) ?? metadata.topic(name);
-            if (t) broker.logger.info('topic auto-created', { topic: name, partitions: t.partitions, client: ctx.clientId });
+            t =
+              (await metadata.createTopic(name, config.autoCreatePartitions, {})) ??
+              metadata.topic(name);
+            if (t)
+              broker.logger.info('topic auto-created', {
+                topic: name,
+                partitions: t.partitions,
+                client: ctx.clientId,
+              });
           }
-          topics.push(t ? topicResponse(t) : missing(name, undefined, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          topics.push(
+            t ? topicResponse(t) : missing(name, undefined, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+          );
         }
       }
       const brokers = await knownBrokers(broker);
       return {
         throttleTimeMs: 0,
-        brokers: brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+        brokers: brokers.map((b) => ({
+          nodeId: b.nodeId,
+          host: b.host,
+          port: b.port,
+          rack: b.rack,
+        })),
         clusterId: broker.clusterId,
         controllerId: Math.min(...brokers.map((b) => b.nodeId)),
         topics,

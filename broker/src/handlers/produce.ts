@@ -56,7 +56,8 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           const batch = validateProducedRecords(p.records ?? Buffer.alloc(0), ctx.apiVersion, {
             maxBatchBytes: topicConfigNumber(topic, 'max.message.bytes'),
           });
-          const log = broker.logs.peek(topic.name, p.index) ?? (await broker.logs.get(topic.name, p.index));
+          const log =
+            broker.logs.peek(topic.name, p.index) ?? (await broker.logs.get(topic.name, p.index));
           const appended = log.append(batch);
           response.baseOffset = appended.baseOffset;
           response.logStartOffset = log.logStartOffset;
@@ -69,7 +70,8 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           } else {
             response.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
             response.errorMessage = err instanceof Error ? err.message : String(err);
-            if (!(err instanceof KafkaError)) broker.logger.error('produce failed', { err: String(err) });
+            if (!(err instanceof KafkaError))
+              broker.logger.error('produce failed', { err: String(err) });
           }
         }
       }
@@ -92,7 +94,10 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
       }
       const previous = appendTails.get(ctx.connection) ?? Promise.resolve();
       const appended = previous.then(() => appendAll(request, ctx));
-      appendTails.set(ctx.connection, appended.catch(() => undefined));
+      appendTails.set(
+        ctx.connection,
+        appended.catch(() => undefined),
+      );
       const pending = await appended;
 
       if (request.acks === 0) {
@@ -104,7 +109,9 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
         pending.map(async (p) => {
           if (!p.durable) return;
           if (!waitForDurable) {
-            p.durable.catch((err: unknown) => broker.logger.warn('unsynced produce failed', { err: String(err) }));
+            p.durable.catch((err: unknown) =>
+              broker.logger.warn('unsynced produce failed', { err: String(err) }),
+            );
             return;
           }
           try {

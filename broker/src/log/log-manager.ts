@@ -49,7 +49,9 @@ export class LogManager {
     if (log && !log.isClosed) return log;
     let opening = this.opening.get(key);
     if (!opening) {
-      opening = PartitionLog.open(topic, partition, this.deps).finally(() => this.opening.delete(key));
+      opening = PartitionLog.open(topic, partition, this.deps).finally(() =>
+        this.opening.delete(key),
+      );
       this.opening.set(key, opening);
       const opened = await opening;
       this.logs.set(key, opened);
@@ -74,7 +76,11 @@ export class LogManager {
           topicConfigNumber(topic, 'retention.bytes'),
         );
       } catch (err) {
-        this.deps.logger.warn('retention failed', { topic: log.topic, partition: log.partition, err: String(err) });
+        this.deps.logger.warn('retention failed', {
+          topic: log.topic,
+          partition: log.partition,
+          err: String(err),
+        });
       }
     }
   }

@@ -114,17 +114,35 @@ export class PartitionLog {
   ): Promise<PartitionLog> {
     for (;;) {
       const current = await deps.metadata.readPartition(topic, partition);
-      if (!current) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${partition} does not exist`);
+      if (!current)
+        throw new KafkaError(
+          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          `${topic}-${partition} does not exist`,
+        );
       const segments = await deps.metadata.readSegments(topic, partition);
       const epoch = current.state.leaderEpoch + 1;
       const state: PartitionStateRecord = {
         ...current.state,
         leaderEpoch: epoch,
-        epochs: [...current.state.epochs, { epoch, startOffset: current.state.highWatermark }].slice(-100),
+        epochs: [
+          ...current.state.epochs,
+          { epoch, startOffset: current.state.highWatermark },
+        ].slice(-100),
       };
-      const revision = await deps.metadata.commitPartition(topic, partition, current.modRevision, state, []);
+      const revision = await deps.metadata.commitPartition(
+        topic,
+        partition,
+        current.modRevision,
+        state,
+        [],
+      );
       if (revision !== undefined) {
-        deps.logger.info('partition opened', { topic, partition, epoch, highWatermark: state.highWatermark });
+        deps.logger.info('partition opened', {
+          topic,
+          partition,
+          epoch,
+          highWatermark: state.highWatermark,
+        });
         return new PartitionLog(topic, partition, state, revision, segments, deps);
       }
     }
@@ -162,13 +180,17 @@ export class PartitionLog {
    * batches are ordered as they were appended. Throws KafkaError for idempotence violations.
    */
   append(batch: RecordBatch): AppendResult {
-    if (this.closed) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log is closed');
+    if (this.closed)
+      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log is closed');
     const { header } = batch;
     const count = header.lastOffsetDelta + 1;
     const duplicate = this.producers.check(header);
     if (duplicate) {
       // A retry of a batch already committed or in flight: answer with its original offset.
-      return { baseOffset: duplicate.firstOffset, durable: this.durableAfter(duplicate.lastOffset) };
+      return {
+        baseOffset: duplicate.firstOffset,
+        durable: this.durableAfter(duplicate.lastOffset),
+      };
     }
     const baseOffset = this.nextOffset;
     patchBaseOffset(batch.bytes, 0, baseOffset);
@@ -184,7 +206,9 @@ export class PartitionLog {
       maxTimestamp: header.maxTimestamp,
     });
     window.bytes += batch.bytes.length;
-    const durable = new Promise<void>((resolve, reject) => window.waiters.push({ resolve, reject }));
+    const durable = new Promise<void>((resolve, reject) =>
+      window.waiters.push({ resolve, reject }),
+    );
     this.scheduleFlush();
     return { baseOffset, durable };
   }
@@ -245,7 +269,7 @@ export class PartitionLog {
   }
 
   private async flushWindow(window: Window): Promise<void> {
-    const { config, objects, metadata, cache, logger } = this.deps;
+    const { config, objects, cache, logger } = this.deps;
     const baseOffset = window.batches[0].baseOffset;
     const lastOffset = window.batches[window.batches.length - 1].lastOffset;
     const encoded = encodeSegment({
@@ -261,10 +285,21 @@ export class PartitionLog {
       writerId: newWriterId(this.state.leaderEpoch),
     });
     try {
-      await Promise.all([objects.put(keys.segment, encoded.segment), objects.put(keys.index, encoded.index)]);
+      await Promise.all([
+        objects.put(keys.segment, encoded.segment),
+        objects.put(keys.index, encoded.index),
+      ]);
     } catch (err) {
-      logger.warn('segment upload failed', { topic: this.topic, partition: this.partition, baseOffset, err: String(err) });
-      this.failPending(window, new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'));
+      logger.warn('segment upload failed', {
+        topic: this.topic,
+        partition: this.partition,
+        baseOffset,
+        err: String(err),
+      });
+      this.failPending(
+        window,
+        new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'),
+      );
       return;
     }
 
@@ -289,8 +324,14 @@ export class PartitionLog {
     if (outcome !== 'committed') {
       const error =
         outcome === 'fenced'
-          ? new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition was taken over by another writer')
-          : new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'metadata store unavailable; commit outcome unknown');
+          ? new KafkaError(
+              ErrorCode.NOT_LEADER_OR_FOLLOWER,
+              'partition was taken over by another writer',
+            )
+          : new KafkaError(
+              ErrorCode.REQUEST_TIMED_OUT,
+              'metadata store unavailable; commit outcome unknown',
+            );
       this.failPending(window, error);
       this.close();
       return;
@@ -314,14 +355,25 @@ export class PartitionLog {
     const deadline = Date.now() + 30_000;
     for (let attempt = 0; ; attempt++) {
       try {
-        const revision = await metadata.commitPartition(this.topic, this.partition, this.revision, next, add, remove);
+        const revision = await metadata.commitPartition(
+          this.topic,
+          this.partition,
+          this.revision,
+          next,
+          add,
+          remove,
+        );
         if (revision === undefined) return 'fenced';
         this.revision = revision;
         this.state = next;
         return 'committed';
       } catch (err) {
         if (!(err instanceof MetadataUnavailableError)) throw err;
-        logger.warn('commit outcome unknown, re-reading', { topic: this.topic, partition: this.partition, attempt });
+        logger.warn('commit outcome unknown, re-reading', {
+          topic: this.topic,
+          partition: this.partition,
+          attempt,
+        });
       }
       for (;;) {
         if (Date.now() > deadline) return 'unknown';
@@ -398,7 +450,10 @@ export class PartitionLog {
     const highWatermark = this.state.highWatermark;
     const logStartOffset = this.state.logStartOffset;
     if (offset < logStartOffset || offset > highWatermark) {
-      throw new KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} outside [${logStartOffset}, ${highWatermark}]`);
+      throw new KafkaError(
+        ErrorCode.OFFSET_OUT_OF_RANGE,
+        `offset ${offset} outside [${logStartOffset}, ${highWatermark}]`,
+      );
     }
     const result: ReadResult = { batches: [], bytes: 0, highWatermark, logStartOffset };
     let i = this.segmentIndexFor(offset);
@@ -406,7 +461,11 @@ export class PartitionLog {
     while (i >= 0 && i < this.segments.length && position < highWatermark) {
       const segment = this.segments[i];
       const budget = Math.max(maxBytes - result.bytes, 0);
-      const data = await this.segmentData(segment, position, result.bytes === 0 ? Math.max(budget, 1) : budget);
+      const data = await this.segmentData(
+        segment,
+        position,
+        result.bytes === 0 ? Math.max(budget, 1) : budget,
+      );
       let at = 0;
       while (at + LOG_OVERHEAD <= data.length) {
         const size = LOG_OVERHEAD + data.readInt32BE(at + 8);
@@ -449,13 +508,20 @@ export class PartitionLog {
    * Batch bytes of a segment from `offset` on: the cached region, the whole region for small
    * segments, or an index-guided range read for large ones.
    */
-  private async segmentData(segment: SegmentRecord, offset: number, maxBytes: number): Promise<Buffer> {
+  private async segmentData(
+    segment: SegmentRecord,
+    offset: number,
+    maxBytes: number,
+  ): Promise<Buffer> {
     const { cache, objects, config } = this.deps;
     const cached = cache.get(segment.key);
     if (cached) return cached;
     const size = segment.dataEnd - segment.dataStart;
     if (size <= config.rangeReadThresholdBytes) {
-      const data = await objects.get(segment.key, { start: segment.dataStart, end: segment.dataEnd });
+      const data = await objects.get(segment.key, {
+        start: segment.dataStart,
+        end: segment.dataEnd,
+      });
       cache.set(segment.key, data);
       return data;
     }
@@ -465,7 +531,10 @@ export class PartitionLog {
       cache.set(segment.indexKey, indexBytes);
     }
     const start = Math.max(segment.dataStart, lookupPosition(decodeIndex(indexBytes), offset));
-    const end = Math.min(segment.dataEnd, start + Math.max(maxBytes, 64 * 1024) + TAIL_WALK_LIMIT / 64);
+    const end = Math.min(
+      segment.dataEnd,
+      start + Math.max(maxBytes, 64 * 1024) + TAIL_WALK_LIMIT / 64,
+    );
     let data = await objects.get(segment.key, { start, end });
     if (data.length >= LOG_OVERHEAD && LOG_OVERHEAD + data.readInt32BE(8) > data.length) {
       // The first batch is larger than the range: read exactly that batch.
@@ -480,11 +549,17 @@ export class PartitionLog {
     const { cache, objects, config, logger } = this.deps;
     for (let i = from; i < Math.min(this.segments.length, from + config.readAheadSegments); i++) {
       const segment = this.segments[i];
-      if (cache.has(segment.key) || segment.dataEnd - segment.dataStart > config.rangeReadThresholdBytes) continue;
+      if (
+        cache.has(segment.key) ||
+        segment.dataEnd - segment.dataStart > config.rangeReadThresholdBytes
+      )
+        continue;
       objects
         .get(segment.key, { start: segment.dataStart, end: segment.dataEnd })
         .then((data) => cache.set(segment.key, data))
-        .catch((err: unknown) => logger.debug('read-ahead failed', { key: segment.key, err: String(err) }));
+        .catch((err: unknown) =>
+          logger.debug('read-ahead failed', { key: segment.key, err: String(err) }),
+        );
     }
   }
 
@@ -495,7 +570,11 @@ export class PartitionLog {
     for (const segment of this.segments) {
       if (segment.maxTimestamp < ts || segment.lastOffset < this.state.logStartOffset) continue;
       const data = await this.segmentData(segment, segment.baseOffset, Number.MAX_SAFE_INTEGER);
-      for (let at = 0; at + LOG_OVERHEAD <= data.length; at += LOG_OVERHEAD + data.readInt32BE(at + 8)) {
+      for (
+        let at = 0;
+        at + LOG_OVERHEAD <= data.length;
+        at += LOG_OVERHEAD + data.readInt32BE(at + 8)
+      ) {
         const maxTimestamp = readInt64(data, at + 35);
         const base = readInt64(data, at);
         if (maxTimestamp >= ts && base + data.readInt32BE(at + 23) >= this.state.logStartOffset) {
@@ -528,8 +607,16 @@ export class PartitionLog {
     await this.flush();
     const start = Math.min(newStart, this.state.highWatermark);
     const dropped = this.segments.filter((s) => s.lastOffset < start);
-    const next: PartitionStateRecord = { ...this.state, logStartOffset: start, commitId: randomBytes(8).toString('hex') };
-    const outcome = await this.commit(next, [], dropped.map((s) => s.baseOffset));
+    const next: PartitionStateRecord = {
+      ...this.state,
+      logStartOffset: start,
+      commitId: randomBytes(8).toString('hex'),
+    };
+    const outcome = await this.commit(
+      next,
+      [],
+      dropped.map((s) => s.baseOffset),
+    );
     if (outcome !== 'committed') {
       this.close();
       throw new KafkaError(
@@ -542,14 +629,22 @@ export class PartitionLog {
       this.deps.cache.delete(s.key);
       this.deps.cache.delete(s.indexKey);
     }
-    await this.deps.objects.delete(dropped.flatMap((s) => [s.key, s.indexKey])).catch((err: unknown) => {
-      this.deps.logger.warn('deleting expired segments failed; the sweeper will retry', { err: String(err) });
-    });
+    await this.deps.objects
+      .delete(dropped.flatMap((s) => [s.key, s.indexKey]))
+      .catch((err: unknown) => {
+        this.deps.logger.warn('deleting expired segments failed; the sweeper will retry', {
+          err: String(err),
+        });
+      });
     return start;
   }
 
   /** Applies retention.ms and retention.bytes (-1 disables either). */
-  async enforceRetention(retentionMs: number, retentionBytes: number, now = Date.now()): Promise<void> {
+  async enforceRetention(
+    retentionMs: number,
+    retentionBytes: number,
+    now = Date.now(),
+  ): Promise<void> {
     let newStart = this.state.logStartOffset;
     if (retentionMs >= 0) {
       for (const s of this.segments) {

@@ -62,7 +62,9 @@ export class ProducerStateTable {
       }
       return undefined;
     }
-    const duplicate = entry.batches.find((b) => b.firstSeq === header.baseSequence && b.lastSeq === lastSeq);
+    const duplicate = entry.batches.find(
+      (b) => b.firstSeq === header.baseSequence && b.lastSeq === lastSeq,
+    );
     if (duplicate) return duplicate;
     const last = entry.batches[entry.batches.length - 1];
     const expected = last ? (last.lastSeq + 1) % (INT32_MAX + 1) : 0;
@@ -80,7 +82,12 @@ export class ProducerStateTable {
     if (header.producerId < 0) return;
     let entry = this.producers.get(header.producerId);
     if (!entry || header.producerEpoch > entry.epoch) {
-      entry = { producerId: header.producerId, epoch: header.producerEpoch, batches: [], lastTimestamp: 0 };
+      entry = {
+        producerId: header.producerId,
+        epoch: header.producerEpoch,
+        batches: [],
+        lastTimestamp: 0,
+      };
       this.producers.delete(header.producerId);
       this.producers.set(header.producerId, entry);
     }

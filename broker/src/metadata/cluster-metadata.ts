@@ -77,7 +77,8 @@ export class ClusterMetadata {
     this.watch = await this.store.watchPrefix(topicsPrefix, onEvents);
     // Changes between the load and the watch start are picked up by a second read.
     for (const kv of await this.store.getPrefix(topicsPrefix)) {
-      if (kv.modRevision > revision) this.setTopic(kv.key.slice(topicsPrefix.length), JSON.parse(kv.value));
+      if (kv.modRevision > revision)
+        this.setTopic(kv.key.slice(topicsPrefix.length), JSON.parse(kv.value));
     }
   }
 
@@ -90,7 +91,11 @@ export class ClusterMetadata {
     } else {
       this.topicsByName.delete(name);
     }
-    if (old?.id !== topic?.id || old?.partitions !== topic?.partitions || old?.configs !== topic?.configs) {
+    if (
+      old?.id !== topic?.id ||
+      old?.partitions !== topic?.partitions ||
+      old?.configs !== topic?.configs
+    ) {
       for (const listener of this.topicListeners) listener(name, topic);
     }
   }
@@ -113,8 +118,18 @@ export class ClusterMetadata {
   }
 
   /** Creates a topic and its partitions atomically; resolves undefined if the name is taken. */
-  async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord | undefined> {
-    const topic: TopicRecord = { name, id: randomUUID(), partitions, configs, createdAt: Date.now() };
+  async createTopic(
+    name: string,
+    partitions: number,
+    configs: Record<string, string>,
+  ): Promise<TopicRecord | undefined> {
+    const topic: TopicRecord = {
+      name,
+      id: randomUUID(),
+      partitions,
+      configs,
+      createdAt: Date.now(),
+    };
     const ops: Op[] = [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(topic) }];
     for (let p = 0; p < partitions; p++) ops.push(this.initialPartitionOp(name, p));
     // deleteTopic removes partition states and manifests with the topic, so nothing is left over.
@@ -157,7 +172,11 @@ export class ClusterMetadata {
   }
 
   /** Applies a change to a topic record with optimistic concurrency; returns the new record. */
-  async updateTopic(name: string, change: (topic: TopicRecord) => TopicRecord, extraOps: (topic: TopicRecord) => Op[] = () => []): Promise<TopicRecord | undefined> {
+  async updateTopic(
+    name: string,
+    change: (topic: TopicRecord) => TopicRecord,
+    extraOps: (topic: TopicRecord) => Op[] = () => [],
+  ): Promise<TopicRecord | undefined> {
     for (;;) {
       const kv = await this.store.get(this.topicKey(name));
       if (!kv) return undefined;
@@ -165,7 +184,10 @@ export class ClusterMetadata {
       const next = change(current);
       const result = await this.store.txn(
         [{ key: this.topicKey(name), target: 'modRevision', op: '=', value: kv.modRevision }],
-        [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(next) }, ...extraOps(current)],
+        [
+          { type: 'put', key: this.topicKey(name), value: JSON.stringify(next) },
+          ...extraOps(current),
+        ],
       );
       if (result.succeeded) {
         this.setTopic(name, next);
@@ -188,7 +210,10 @@ export class ClusterMetadata {
 
   // -- partitions -----------------------------------------------------------------------------
 
-  async readPartition(topic: string, partition: number): Promise<{ state: PartitionStateRecord; modRevision: number } | undefined> {
+  async readPartition(
+    topic: string,
+    partition: number,
+  ): Promise<{ state: PartitionStateRecord; modRevision: number } | undefined> {
     const kv = await this.store.get(this.partitionKey(topic, partition));
     if (!kv) return undefined;
     return { state: JSON.parse(kv.value) as PartitionStateRecord, modRevision: kv.modRevision };
@@ -212,13 +237,27 @@ export class ClusterMetadata {
     addSegments: SegmentRecord[],
     removeSegments: number[] = [],
   ): Promise<number | undefined> {
-    const ops: Op[] = [{ type: 'put', key: this.partitionKey(topic, partition), value: JSON.stringify(state) }];
+    const ops: Op[] = [
+      { type: 'put', key: this.partitionKey(topic, partition), value: JSON.stringify(state) },
+    ];
     for (const s of addSegments) {
-      ops.push({ type: 'put', key: this.segmentKey(topic, partition, s.baseOffset), value: JSON.stringify(s) });
+      ops.push({
+        type: 'put',
+        key: this.segmentKey(topic, partition, s.baseOffset),
+        value: JSON.stringify(s),
+      });
     }
-    for (const base of removeSegments) ops.push({ type: 'delete', key: this.segmentKey(topic, partition, base) });
+    for (const base of removeSegments)
+      ops.push({ type: 'delete', key: this.segmentKey(topic, partition, base) });
     const result = await this.store.txn(
-      [{ key: this.partitionKey(topic, partition), target: 'modRevision', op: '=', value: expectedRevision }],
+      [
+        {
+          key: this.partitionKey(topic, partition),
+          target: 'modRevision',
+          op: '=',
+          value: expectedRevision,
+        },
+      ],
       ops,
     );
     return result.succeeded ? result.revision : undefined;
@@ -248,6 +287,8 @@ export class ClusterMetadata {
 
   async brokers(): Promise<BrokerRecord[]> {
     const kvs = await this.store.getPrefix(`${this.prefix}brokers/`);
-    return kvs.map((kv) => JSON.parse(kv.value) as BrokerRecord).sort((a, b) => a.nodeId - b.nodeId);
+    return kvs
+      .map((kv) => JSON.parse(kv.value) as BrokerRecord)
+      .sort((a, b) => a.nodeId - b.nodeId);
   }
 }

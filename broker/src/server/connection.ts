@@ -54,7 +54,9 @@ export class Connection {
       this.writeBlocked = false;
       this.updateReading();
     });
-    socket.on('error', (err) => this.options.logger.debug('connection error', { peer: this.peer, err: err.message }));
+    socket.on('error', (err) =>
+      this.options.logger.debug('connection error', { peer: this.peer, err: err.message }),
+    );
     socket.on('close', () => {
       this.closed = true;
       this.chunks = [];
@@ -81,7 +83,9 @@ export class Connection {
     while (!this.closed && this.buffered >= FRAME_HEADER_BYTES) {
       const size = this.peekSize();
       if (size < MIN_REQUEST_BYTES || size > this.options.maxRequestBytes) {
-        this.close(`request size ${size} outside [${MIN_REQUEST_BYTES}, ${this.options.maxRequestBytes}]`);
+        this.close(
+          `request size ${size} outside [${MIN_REQUEST_BYTES}, ${this.options.maxRequestBytes}]`,
+        );
         return;
       }
       if (this.buffered < FRAME_HEADER_BYTES + size) break;
@@ -117,7 +121,13 @@ export class Connection {
 
     if (apiKey === API_VERSIONS_KEY && api && apiVersion > api.maxVersion) {
       // KIP-511: answer in v0 with our versions so the client can downgrade.
-      this.respondWith(correlationId, 0, ApiVersionsResponseCodec, 0, unsupportedApiVersionsResponse(this.options.registry));
+      this.respondWith(
+        correlationId,
+        0,
+        ApiVersionsResponseCodec,
+        0,
+        unsupportedApiVersionsResponse(this.options.registry),
+      );
       return;
     }
     if (!api || apiVersion < api.minVersion || apiVersion > api.maxVersion) {
@@ -133,7 +143,9 @@ export class Connection {
       header = RequestHeaderCodec.read(r, flexible ? 2 : 1);
       request = api.definition.request.read(r, apiVersion);
     } catch (err) {
-      this.close(`undecodable ${api.definition.name} v${apiVersion} request: ${(err as Error).message}`);
+      this.close(
+        `undecodable ${api.definition.name} v${apiVersion} request: ${(err as Error).message}`,
+      );
       return;
     }
 
@@ -150,7 +162,13 @@ export class Connection {
     const responseHeaderVersion = flexible && apiKey !== API_VERSIONS_KEY ? 1 : 0;
     const finish = (response: unknown) => {
       if (response !== null) {
-        slot.frame = encodeResponse(correlationId, responseHeaderVersion, api.definition.response, apiVersion, response);
+        slot.frame = encodeResponse(
+          correlationId,
+          responseHeaderVersion,
+          api.definition.response,
+          apiVersion,
+          response,
+        );
       }
       slot.done = true;
       this.flush();
@@ -173,8 +191,17 @@ export class Connection {
     }
   }
 
-  private respondWith<T>(correlationId: number, headerVersion: number, codec: MessageCodec<T>, version: number, body: T): void {
-    this.slots.push({ done: true, frame: encodeResponse(correlationId, headerVersion, codec, version, body) });
+  private respondWith<T>(
+    correlationId: number,
+    headerVersion: number,
+    codec: MessageCodec<T>,
+    version: number,
+    body: T,
+  ): void {
+    this.slots.push({
+      done: true,
+      frame: encodeResponse(correlationId, headerVersion, codec, version, body),
+    });
     this.flush();
   }
 

@@ -15,6 +15,9 @@ const generatedDir = path.resolve(
   const committed = fs.readdirSync(generatedDir).sort();
   expect(committed).toEqual([...files.keys()].sort());
   for (const [name, text] of files) {
-    expect({ name, text: fs.readFileSync(path.join(generatedDir, name), 'utf8') }).toEqual({ name, text });
+    expect({ name, text: fs.readFileSync(path.join(generatedDir, name), 'utf8') }).toEqual({
+      name,
+      text,
+    });
   }
 });

@@ -90,7 +90,8 @@ function expectFieldsKept(expected: Value, actual: Value): void {
     expect((actual as Value[]).length).toBe(expected.length);
     expected.forEach((e, i) => expectFieldsKept(e, (actual as Value[])[i]));
   } else if (expected !== null && typeof expected === 'object') {
-    for (const [k, e] of Object.entries(expected)) expectFieldsKept(e, (actual as Record<string, Value>)[k]);
+    for (const [k, e] of Object.entries(expected))
+      expectFieldsKept(e, (actual as Record<string, Value>)[k]);
   } else if (typeof expected === 'number' && expected === 0) {
     expect(Object.is(actual, 0) || Object.is(actual, -0)).toBe(true);
   } else {
@@ -142,9 +143,17 @@ describe('codec edge cases', () => {
   test('a non-ignorable field that a version cannot carry is refused', () => {
     // FetchResponse.PreferredReadReplica exists from v11 and is not ignorable.
     const message = { responses: [], sessionId: 0, throttleTimeMs: 0 };
-    const partition = { partitionIndex: 0, errorCode: 0, highWatermark: 0, preferredReadReplica: 3, records: null };
+    const partition = {
+      partitionIndex: 0,
+      errorCode: 0,
+      highWatermark: 0,
+      preferredReadReplica: 3,
+      records: null,
+    };
     const withReplica = { ...message, responses: [{ topic: 't', partitions: [partition] }] };
-    expect(() => encode(generated.FetchResponseCodec, withReplica, 10)).toThrow(ProtocolEncodeError);
+    expect(() => encode(generated.FetchResponseCodec, withReplica, 10)).toThrow(
+      ProtocolEncodeError,
+    );
     expect(() => encode(generated.FetchResponseCodec, withReplica, 11)).not.toThrow();
   });
 

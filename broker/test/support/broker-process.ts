@@ -5,7 +5,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/bin/kafscale-broker.ts');
+const BIN = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../src/bin/kafscale-broker.ts',
+);
 
 export interface BrokerProcessOptions {
   /** Extra KAFSCALE_* variables (S3, etcd, flush settings...). */
@@ -66,7 +69,10 @@ export class BrokerProcess {
     child.stdout!.on('data', onOutput);
     child.stderr!.on('data', onOutput);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`broker did not start in time:\n${this.output}`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`broker did not start in time:\n${this.output}`)),
+        60_000,
+      );
       const check = () => {
         if (/listening on/.test(this.output)) {
           clearTimeout(timer);
@@ -94,8 +100,11 @@ export class BrokerProcess {
 
   private async signal(signal: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
     child.kill(signal);
     const code = await exited;
     this.child = undefined;

@@ -30,6 +30,7 @@ export function encode<T>(codec: MessageCodec<T>, m: T, version: number): Buffer
   const size = codec.size(m, version);
   const w = Writer.alloc(size);
   codec.write(w, m, version);
-  if (w.offset !== size) throw new Error(`${codec.name} v${version}: wrote ${w.offset} of ${size} bytes`);
+  if (w.offset !== size)
+    throw new Error(`${codec.name} v${version}: wrote ${w.offset} of ${size} bytes`);
   return w.buf;
 }

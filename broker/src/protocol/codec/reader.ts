@@ -159,7 +159,9 @@ export class Reader {
   arrayLength(compact: boolean): number {
     const n = compact ? this.uvarint() - 1 : this.int32();
     if (n < -1 || n > this.end - this.offset) {
-      throw new ProtocolDecodeError(`invalid array length ${n} with ${this.end - this.offset} bytes left`);
+      throw new ProtocolDecodeError(
+        `invalid array length ${n} with ${this.end - this.offset} bytes left`,
+      );
     }
     return n;
   }
@@ -171,13 +173,15 @@ export class Reader {
   taggedFields(known: (tag: number, r: Reader) => boolean): TaggedField[] | undefined {
     let unknown: TaggedField[] | undefined;
     const count = this.uvarint();
-    if (count > this.end - this.offset) throw new ProtocolDecodeError(`invalid tagged field count ${count}`);
+    if (count > this.end - this.offset)
+      throw new ProtocolDecodeError(`invalid tagged field count ${count}`);
     for (let i = 0; i < count; i++) {
       const tag = this.uvarint();
       const size = this.uvarint();
       const at = this.need(size);
       const field = new Reader(this.buf, at, at + size);
-      if (!known(tag, field)) (unknown ??= []).push({ tag, data: this.buf.subarray(at, at + size) });
+      if (!known(tag, field))
+        (unknown ??= []).push({ tag, data: this.buf.subarray(at, at + size) });
     }
     return unknown;
   }
@@ -191,7 +195,11 @@ export function readArray<T>(r: Reader, compact: boolean, item: (r: Reader) => T
   return out;
 }
 
-export function readNullableArray<T>(r: Reader, compact: boolean, item: (r: Reader) => T): T[] | null {
+export function readNullableArray<T>(
+  r: Reader,
+  compact: boolean,
+  item: (r: Reader) => T,
+): T[] | null {
   const n = r.arrayLength(compact);
   if (n < 0) return null;
   const out = new Array<T>(n);

@@ -44,7 +44,11 @@ export function arraySize<T>(items: T[], compact: boolean, item: (v: T) => numbe
   return size;
 }
 
-export function nullableArraySize<T>(items: T[] | null, compact: boolean, item: (v: T) => number): number {
+export function nullableArraySize<T>(
+  items: T[] | null,
+  compact: boolean,
+  item: (v: T) => number,
+): number {
   return items === null ? arrayLengthSize(-1, compact) : arraySize(items, compact, item);
 }
 

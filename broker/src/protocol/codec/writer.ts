@@ -56,7 +56,9 @@ export class Writer {
       return;
     }
     // Outside 2^53 a number is already approximate; clamp so int64 extremes survive a round trip.
-    let big = BigInt(Math.trunc(Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE));
+    let big = BigInt(
+      Math.trunc(Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE),
+    );
     if (big > INT64_MAX) big = INT64_MAX;
     if (big < INT64_MIN) big = INT64_MIN;
     this.offset = this.buf.writeBigInt64BE(big, this.offset);
@@ -68,7 +70,8 @@ export class Writer {
 
   uuid(v: string): void {
     const hex = v.replace(/-/g, '');
-    if (hex.length !== 32 || !/^[0-9a-fA-F]+$/.test(hex)) throw new ProtocolEncodeError(`invalid uuid ${v}`);
+    if (hex.length !== 32 || !/^[0-9a-fA-F]+$/.test(hex))
+      throw new ProtocolEncodeError(`invalid uuid ${v}`);
     this.offset += this.buf.write(hex, this.offset, 16, 'hex');
   }
 
