@@ -42,6 +42,7 @@ export class Connection {
   private closed = false;
   private readPaused = false;
   private writeBlocked = false;
+  private processing = false;
   readonly peer: string;
 
   constructor(
@@ -80,17 +81,37 @@ export class Connection {
     if (this.closed) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (!this.closed && this.buffered >= FRAME_HEADER_BYTES) {
-      const size = this.peekSize();
-      if (size < MIN_REQUEST_BYTES || size > this.options.maxRequestBytes) {
-        this.close(
-          `request size ${size} outside [${MIN_REQUEST_BYTES}, ${this.options.maxRequestBytes}]`,
-        );
-        return;
+    this.processFrames();
+  }
+
+  /**
+   * Dispatches buffered frames while fewer than maxInFlight requests are unanswered: one TCP
+   * chunk can hold thousands of small frames, so pausing the socket alone does not bound them.
+   * flush() calls this again as responses go out.
+   */
+  private processFrames(): void {
+    // Re-entered from flush() by a synchronous response: the running loop goes on by itself.
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (
+        !this.closed &&
+        this.slots.length < this.options.maxInFlight &&
+        this.buffered >= FRAME_HEADER_BYTES
+      ) {
+        const size = this.peekSize();
+        if (size < MIN_REQUEST_BYTES || size > this.options.maxRequestBytes) {
+          this.close(
+            `request size ${size} outside [${MIN_REQUEST_BYTES}, ${this.options.maxRequestBytes}]`,
+          );
+          return;
+        }
+        if (this.buffered < FRAME_HEADER_BYTES + size) break;
+        const frame = this.take(FRAME_HEADER_BYTES + size).subarray(FRAME_HEADER_BYTES);
+        this.onFrame(frame);
       }
-      if (this.buffered < FRAME_HEADER_BYTES + size) break;
-      const frame = this.take(FRAME_HEADER_BYTES + size).subarray(FRAME_HEADER_BYTES);
-      this.onFrame(frame);
+    } finally {
+      this.processing = false;
     }
     this.updateReading();
   }
@@ -210,7 +231,7 @@ export class Connection {
       const slot = this.slots.shift()!;
       if (slot.frame && !this.closed && !this.socket.write(slot.frame)) this.writeBlocked = true;
     }
-    this.updateReading();
+    this.processFrames();
   }
 
   private updateReading(): void {
