@@ -4,6 +4,7 @@ import type { BrokerRecord } from './metadata/model.js';
 import type { LogManager } from './log/log-manager.js';
 import type { ObjectStore } from './storage/object-store.js';
 import type { Logger } from './logger.js';
+import type { GroupCoordinator } from './groups/group-coordinator.js';
 
 /** What request handlers work with: the broker's parts, behind their interfaces. */
 export interface BrokerContext {
@@ -13,6 +14,7 @@ export interface BrokerContext {
   clusterId: string;
   metadata: ClusterMetadata;
   logs: LogManager;
+  groups: GroupCoordinator;
   objects: ObjectStore;
   logger: Logger;
 }

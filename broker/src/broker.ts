@@ -10,6 +10,7 @@ import { createObjectStore } from './storage/create-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { SegmentCache } from './storage/segment-cache.js';
 import { LogManager } from './log/log-manager.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
 import { HandlerRegistry } from './server/handler-registry.js';
 import { KafkaServer } from './server/kafka-server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -64,7 +65,19 @@ export class Broker {
           rangeReadThresholdBytes: 8 * 1024 * 1024,
         },
       });
-      const context: BrokerContext = { config, self, clusterId, metadata, logs, objects, logger };
+      const groups = new GroupCoordinator(metadata, logger, {
+        initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+      });
+      const context: BrokerContext = {
+        config,
+        self,
+        clusterId,
+        metadata,
+        logs,
+        groups,
+        objects,
+        logger,
+      };
       const registry = buildRegistry(context);
       const server = new KafkaServer({
         host: config.listenHost,
@@ -96,6 +109,7 @@ export class Broker {
     const { logs, metadata, objects, logger } = this.context;
     await this.server.close();
     await logs.shutdown();
+    this.context.groups.shutdown();
     await this.lease?.revoke().catch(() => undefined);
     await metadata.close();
     await this.store.close();

@@ -39,6 +39,9 @@ export interface BrokerConfig {
   maxRequestBytes: number;
   retentionCheckIntervalMs: number;
   startupTimeoutSec: number;
+  groupInitialRebalanceDelayMs: number;
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
   logLevel: string;
 }
 
@@ -180,6 +183,21 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     ),
     retentionCheckIntervalMs: int(env, 'KAFSCALE_RETENTION_CHECK_INTERVAL_MS', 60_000, 100),
     startupTimeoutSec: int(env, 'KAFSCALE_STARTUP_TIMEOUT_SEC', 60, 1, 3600),
+    groupInitialRebalanceDelayMs: int(
+      env,
+      'KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS',
+      3000,
+      0,
+      300_000,
+    ),
+    groupMinSessionTimeoutMs: int(env, 'KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS', 6000, 1, 3_600_000),
+    groupMaxSessionTimeoutMs: int(
+      env,
+      'KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS',
+      1_800_000,
+      1,
+      3_600_000,
+    ),
     logLevel,
   };
 }

@@ -6,6 +6,17 @@ import { initProducerIdHandler } from './init-producer-id.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
+import { findCoordinatorHandler } from './find-coordinator.js';
+import { joinGroupHandler } from './join-group.js';
+import { syncGroupHandler } from './sync-group.js';
+import { heartbeatHandler } from './heartbeat.js';
+import { leaveGroupHandler } from './leave-group.js';
+import { offsetCommitHandler } from './offset-commit.js';
+import { offsetFetchHandler } from './offset-fetch.js';
+import { describeGroupsHandler } from './describe-groups.js';
+import { listGroupsHandler } from './list-groups.js';
+import { deleteGroupsHandler } from './delete-groups.js';
+import { offsetDeleteHandler } from './offset-delete.js';
 
 /** Every API this broker serves. */
 export function buildRegistry(broker: BrokerContext): HandlerRegistry {
@@ -16,6 +27,17 @@ export function buildRegistry(broker: BrokerContext): HandlerRegistry {
     .register(listOffsetsHandler(broker))
     .register(metadataHandler(broker))
     .register(initProducerIdHandler(broker))
+    .register(findCoordinatorHandler(broker))
+    .register(joinGroupHandler(broker))
+    .register(syncGroupHandler(broker))
+    .register(heartbeatHandler(broker))
+    .register(leaveGroupHandler(broker))
+    .register(offsetCommitHandler(broker))
+    .register(offsetFetchHandler(broker))
+    .register(describeGroupsHandler(broker))
+    .register(listGroupsHandler(broker))
+    .register(deleteGroupsHandler(broker))
+    .register(offsetDeleteHandler(broker))
     .register(apiVersionsHandler(registry));
   return registry;
 }

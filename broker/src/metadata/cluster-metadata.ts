@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
-import type { BrokerRecord, PartitionStateRecord, SegmentRecord, TopicRecord } from './model.js';
+import type {
+  BrokerRecord,
+  GroupRecord,
+  OffsetRecord,
+  PartitionStateRecord,
+  SegmentRecord,
+  TopicRecord,
+} from './model.js';
 
 /**
  * The etcd key schema and the broker's view of cluster metadata. Every key lives under
@@ -11,6 +18,10 @@ import type { BrokerRecord, PartitionStateRecord, SegmentRecord, TopicRecord } f
  *   segments/{topic}/{partition}/{baseOffset}    SegmentRecord (the manifest, one key a segment)
  *   brokers/{nodeId}                             BrokerRecord, under the broker's lease
  *   producer-ids/next                            next free producer id
+ *   groups/{group}                               GroupRecord (membership of the last rebalance)
+ *   offsets/{group}/{topic}/{partition}          OffsetRecord (committed consumer offsets)
+ *
+ * Group ids are URI-encoded in keys: unlike topic names they may contain any character.
  *
  * Topics are cached in memory and kept current by a watch, so request handlers look them up
  * synchronously.
@@ -290,5 +301,104 @@ export class ClusterMetadata {
     return kvs
       .map((kv) => JSON.parse(kv.value) as BrokerRecord)
       .sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  // -- consumer groups ------------------------------------------------------------------------
+
+  groupKey(groupId: string): string {
+    return `${this.prefix}groups/${encodeURIComponent(groupId)}`;
+  }
+
+  private offsetsPrefix(groupId: string): string {
+    return `${this.prefix}offsets/${encodeURIComponent(groupId)}/`;
+  }
+
+  private offsetKey(groupId: string, topic: string, partition: number): string {
+    return `${this.offsetsPrefix(groupId)}${topic}/${partition}`;
+  }
+
+  async loadGroup(
+    groupId: string,
+  ): Promise<{ group?: GroupRecord; offsets: Map<string, OffsetRecord> }> {
+    const [kv, offsetKvs] = await Promise.all([
+      this.store.get(this.groupKey(groupId)),
+      this.store.getPrefix(this.offsetsPrefix(groupId)),
+    ]);
+    const offsets = new Map<string, OffsetRecord>();
+    const prefix = this.offsetsPrefix(groupId);
+    for (const o of offsetKvs)
+      offsets.set(o.key.slice(prefix.length), JSON.parse(o.value) as OffsetRecord);
+    return { group: kv ? (JSON.parse(kv.value) as GroupRecord) : undefined, offsets };
+  }
+
+  async saveGroup(group: GroupRecord): Promise<void> {
+    await this.store.put(this.groupKey(group.groupId), JSON.stringify(group));
+  }
+
+  /** Stores offsets of one group atomically. Keys of the map are "topic/partition". */
+  async commitOffsets(
+    groupId: string,
+    offsets: { topic: string; partition: number; record: OffsetRecord }[],
+  ): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.store.txn(
+      [],
+      offsets.map((o) => ({
+        type: 'put' as const,
+        key: this.offsetKey(groupId, o.topic, o.partition),
+        value: JSON.stringify(o.record),
+      })),
+    );
+  }
+
+  async deleteOffsets(
+    groupId: string,
+    partitions: { topic: string; partition: number }[],
+  ): Promise<void> {
+    if (partitions.length === 0) return;
+    await this.store.txn(
+      [],
+      partitions.map((p) => ({
+        type: 'delete' as const,
+        key: this.offsetKey(groupId, p.topic, p.partition),
+      })),
+    );
+  }
+
+  /** Deletes a group's record and all its committed offsets. */
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.store.txn(
+      [],
+      [
+        { type: 'delete', key: this.groupKey(groupId) },
+        { type: 'deletePrefix', prefix: this.offsetsPrefix(groupId) },
+      ],
+    );
+  }
+
+  /** Ids of every group with a record or committed offsets. */
+  async groupIds(): Promise<string[]> {
+    const [groups, offsets] = await Promise.all([
+      this.store.getPrefix(`${this.prefix}groups/`),
+      this.store.getPrefix(`${this.prefix}offsets/`),
+    ]);
+    const ids = new Set<string>();
+    for (const g of groups)
+      ids.add(decodeURIComponent(g.key.slice(`${this.prefix}groups/`.length)));
+    for (const o of offsets) {
+      ids.add(decodeURIComponent(o.key.slice(`${this.prefix}offsets/`.length).split('/')[0]));
+    }
+    return [...ids].sort();
+  }
+
+  /** Removes the committed offsets of a deleted topic from every group. */
+  async deleteTopicOffsets(topic: string): Promise<void> {
+    const offsets = await this.store.getPrefix(`${this.prefix}offsets/`);
+    const ops: Op[] = [];
+    for (const o of offsets) {
+      const [, t] = o.key.slice(`${this.prefix}offsets/`.length).split('/');
+      if (t === topic) ops.push({ type: 'delete', key: o.key });
+    }
+    for (let i = 0; i < ops.length; i += 100) await this.store.txn([], ops.slice(i, i + 100));
   }
 }

@@ -54,3 +54,32 @@ export interface BrokerRecord {
   port: number;
   rack: string | null;
 }
+
+/** A committed consumer offset (the value under offsets/{group}/{topic}/{partition}). */
+export interface OffsetRecord {
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestamp: number;
+}
+
+/** A consumer group's membership as of its last completed rebalance. */
+export interface GroupRecord {
+  groupId: string;
+  protocolType: string | null;
+  protocolName: string | null;
+  generationId: number;
+  leaderId: string | null;
+  members: {
+    memberId: string;
+    groupInstanceId: string | null;
+    clientId: string;
+    clientHost: string;
+    sessionTimeoutMs: number;
+    rebalanceTimeoutMs: number;
+    /** Subscription metadata of the selected protocol, base64. */
+    metadata: string;
+    /** Assignment, base64. */
+    assignment: string;
+  }[];
+}
