@@ -2,8 +2,18 @@
  * docs/protocol.md, rendered from the handler registry: what the broker serves is exactly what
  * ApiVersions advertises, and the doc is built from the same source.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { API_DEFINITIONS } from '../src/protocol/generated/index.js';
 import type { HandlerRegistry } from '../src/server/handler-registry.js';
+import { buildRegistry } from '../src/handlers/registry.js';
+import type { BrokerContext } from '../src/broker-context.js';
+
+export const PROTOCOL_DOC = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../docs/protocol.md',
+);
 
 const flexible = (from: number) => (from < 0 ? 'never' : `v${from}`);
 
@@ -16,7 +26,7 @@ function table(header: string[], rows: string[][]): string {
   return lines.join('\n');
 }
 
-export function renderProtocolDoc(registry: HandlerRegistry): string {
+export function renderProtocolDoc(registry: HandlerRegistry, notes = ''): string {
   const served = registry.list();
   const servedKeys = new Set(served.map((api) => api.definition.apiKey));
   const unserved = API_DEFINITIONS.filter((d) => !servedKeys.has(d.apiKey)).sort(
@@ -57,5 +67,43 @@ export function renderProtocolDoc(registry: HandlerRegistry): string {
           ]),
         ),
     '',
+    ...(notes ? [notes.trimEnd(), ''] : []),
   ].join('\n');
+}
+
+/** How the served APIs behave where they differ from Apache Kafka. Kept beside the renderer. */
+export const PROTOCOL_NOTES = `## Behaviour notes
+
+- **Produce** v3-11: v0-2 carry the pre-v2 message formats, which the broker does not store.
+  Batches are validated (magic 2, CRC-32C, sizes, \`max.message.bytes\`) and stored byte for
+  byte. acks=1 and acks=-1 are answered once the data is durable in object storage.
+  Transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+- **Fetch** v4-17: long poll honouring \`max.wait.ms\` and \`min.bytes\`, woken by commits;
+  topic ids from v13. Fetch sessions (KIP-227) are not created: the broker answers session id 0,
+  so clients send full fetch requests. Isolation levels read the same data (no transactions).
+- **ListOffsets**: timestamp lookups work at record-batch granularity (batches are never
+  decompressed): the answer is the first batch whose max timestamp is at or after the target.
+- **Metadata**: auto-creates requested topics when \`KAFSCALE_AUTO_CREATE_TOPICS\` is on and the
+  client allows it. Leader epochs are -1 until a partition is first used on its leader.
+- **InitProducerId**: idempotent producers only; a transactional id is refused with
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+- **FindCoordinator**: only group coordinators (key type 0); key type 1 (transactions) gets
+  INVALID_REQUEST.
+- **Consumer groups**: the classic protocol (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) with
+  static membership; \`group.initial.rebalance.delay.ms\` is \`KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS\`.
+  The KIP-848 consumer protocol (ConsumerGroupHeartbeat) is not served. Committed offsets do not
+  expire.
+- **OffsetDelete**: only for groups without active members (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
+`;
+
+/** Writes docs/protocol.md from the broker's handler registry. */
+export function writeProtocolDoc(): void {
+  // The handlers only keep the context for later requests, so none is needed to list them.
+  const registry = buildRegistry({} as BrokerContext);
+  fs.writeFileSync(PROTOCOL_DOC, renderProtocolDoc(registry, PROTOCOL_NOTES));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  writeProtocolDoc();
+  console.log(`wrote ${path.relative(process.cwd(), PROTOCOL_DOC)}`);
 }

@@ -1,4 +1,7 @@
-import { renderProtocolDoc } from '../../scripts/protocol-doc.js';
+import fs from 'node:fs';
+import { PROTOCOL_DOC, PROTOCOL_NOTES, renderProtocolDoc } from '../../scripts/protocol-doc.js';
+import { buildRegistry } from '../../src/handlers/registry.js';
+import type { BrokerContext } from '../../src/broker-context.js';
 import { HandlerRegistry } from '../../src/server/handler-registry.js';
 import { apiVersionsHandler } from '../../src/handlers/api-versions.js';
 import { API_DEFINITIONS } from '../../src/protocol/generated/index.js';
@@ -46,4 +49,9 @@ describe('renderProtocolDoc', () => {
     expect(doc).toContain('| Key | API | Versions | Flexible from |\n| ---: | --- | --- | --- |');
     expect(doc.endsWith('\n')).toBe(true);
   });
+});
+
+test('docs/protocol.md is in sync with the broker registry (run: npx tsx broker/scripts/protocol-doc.ts)', () => {
+  const registry = buildRegistry({} as BrokerContext);
+  expect(fs.readFileSync(PROTOCOL_DOC, 'utf8')).toBe(renderProtocolDoc(registry, PROTOCOL_NOTES));
 });
