@@ -5,6 +5,7 @@ import type { LogManager } from './log/log-manager.js';
 import type { ObjectStore } from './storage/object-store.js';
 import type { Logger } from './logger.js';
 import type { GroupCoordinator } from './groups/group-coordinator.js';
+import type { Membership } from './cluster/membership.js';
 
 /** What request handlers work with: the broker's parts, behind their interfaces. */
 export interface BrokerContext {
@@ -13,6 +14,8 @@ export interface BrokerContext {
   self: BrokerRecord;
   clusterId: string;
   metadata: ClusterMetadata;
+  /** This broker's registration and the live brokers. */
+  membership: Membership;
   logs: LogManager;
   groups: GroupCoordinator;
   objects: ObjectStore;

@@ -5,7 +5,9 @@ import type { BrokerContext } from './broker-context.js';
 import { ClusterMetadata } from './metadata/cluster-metadata.js';
 import { EmbeddedMetadataStore } from './metadata/embedded-metadata-store.js';
 import { EtcdMetadataStore } from './metadata/etcd-metadata-store.js';
-import type { Lease, MetadataStore } from './metadata/metadata-store.js';
+import type { MetadataStore } from './metadata/metadata-store.js';
+import { Membership } from './cluster/membership.js';
+import net from 'node:net';
 import { createObjectStore } from './storage/create-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { SegmentCache } from './storage/segment-cache.js';
@@ -17,8 +19,6 @@ import { createLogger, type Logger } from './logger.js';
 import { buildRegistry } from './handlers/registry.js';
 import { randomUUID } from 'node:crypto';
 
-const BROKER_LEASE_TTL_SEC = 10;
-
 /** One broker process: storage, metadata, partition logs and the Kafka listener. */
 export class Broker {
   private constructor(
@@ -27,7 +27,6 @@ export class Broker {
     private readonly server: KafkaServer,
     readonly registry: HandlerRegistry,
     readonly port: number,
-    private readonly lease: Lease | undefined,
   ) {}
 
   static async start(
@@ -42,61 +41,25 @@ export class Broker {
     );
     try {
       await withTimeout(probeObjectStore(objects), config.startupTimeoutSec, 'object store');
-      const metadata = await ClusterMetadata.open(store, config.clusterName);
-      const clusterId = await ensureClusterId(store, metadata.prefix);
-      const self = {
-        nodeId: config.brokerId,
-        host: config.advertisedHost,
-        port: config.advertisedPort,
-        rack: config.rack,
-      };
-      const cache = new SegmentCache(config.cacheBytes);
-      const logs = new LogManager({
-        metadata,
-        objects,
-        cache,
-        logger,
-        config: {
-          namespace: config.namespace,
-          segmentBytes: config.segmentBytes,
-          flushIntervalMs: config.flushIntervalMs,
-          indexIntervalBytes: 4096,
-          readAheadSegments: config.readAheadSegments,
-          rangeReadThresholdBytes: 8 * 1024 * 1024,
-        },
-      });
-      const groups = new GroupCoordinator(metadata, logger, {
-        initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
-      });
-      const context: BrokerContext = {
-        config,
-        self,
-        clusterId,
-        metadata,
-        logs,
-        groups,
-        objects,
-        logger,
-      };
+      const listenPort =
+        config.listenPort === 0 ? await pickFreePort(config.listenHost) : config.listenPort;
+      const context = await createBrokerContext(config, store, objects, logger, listenPort);
       const registry = buildRegistry(context);
       const server = new KafkaServer({
         host: config.listenHost,
-        port: config.listenPort,
+        port: listenPort,
         registry,
         logger,
         maxRequestBytes: config.maxRequestBytes,
       });
       const port = await server.listen();
-      if (config.advertisedPort === 0) self.port = port;
-      const lease = await store.grantLease(BROKER_LEASE_TTL_SEC);
-      await metadata.registerBroker(self, lease.id);
-      logs.startRetention(config.retentionCheckIntervalMs);
+      context.logs.startRetention(config.retentionCheckIntervalMs);
       logger.info('broker started', {
-        nodeId: self.nodeId,
+        nodeId: context.self.nodeId,
         listen: `${config.listenHost}:${port}`,
-        clusterId,
+        clusterId: context.clusterId,
       });
-      return new Broker(context, store, server, registry, port, lease);
+      return new Broker(context, store, server, registry, port);
     } catch (err) {
       await store.close().catch(() => undefined);
       await objects.close().catch(() => undefined);
@@ -104,18 +67,78 @@ export class Broker {
     }
   }
 
-  /** Graceful stop: answer in-flight requests, flush and commit, release the lease. */
+  /** Graceful stop: answer in-flight requests, hand off partitions and groups, leave. */
   async stop(): Promise<void> {
-    const { logs, metadata, objects, logger } = this.context;
     await this.server.close();
-    await logs.shutdown();
-    this.context.groups.shutdown();
-    await this.lease?.revoke().catch(() => undefined);
-    await metadata.close();
+    await stopBrokerContext(this.context);
     await this.store.close();
-    await objects.close();
-    logger.info('broker stopped', { nodeId: this.context.self.nodeId });
+    this.context.logger.info('broker stopped', { nodeId: this.context.self.nodeId });
   }
+}
+
+/**
+ * Joins the cluster and builds what handlers work with, on a reachable metadata store and
+ * object store. Used by the broker process and by tests that call handlers directly.
+ */
+export async function createBrokerContext(
+  config: BrokerConfig,
+  store: MetadataStore,
+  objects: ObjectStore,
+  logger: Logger,
+  listenPort: number,
+): Promise<BrokerContext> {
+  const metadata = await ClusterMetadata.open(store, config.clusterName);
+  const clusterId = await ensureClusterId(store, metadata.prefix);
+  const lease = await store.grantLease(config.leaseTtlSec);
+  const membership = await Membership.join(
+    metadata,
+    lease,
+    {
+      nodeId: config.brokerId,
+      host: config.advertisedHost,
+      port: config.advertisedPort === 0 ? listenPort : config.advertisedPort,
+      rack: config.rack,
+    },
+    logger,
+  );
+  const logs = new LogManager({
+    metadata,
+    objects,
+    cache: new SegmentCache(config.cacheBytes),
+    logger,
+    membership,
+    config: {
+      namespace: config.namespace,
+      segmentBytes: config.segmentBytes,
+      flushIntervalMs: config.flushIntervalMs,
+      indexIntervalBytes: 4096,
+      readAheadSegments: config.readAheadSegments,
+      rangeReadThresholdBytes: 8 * 1024 * 1024,
+    },
+  });
+  const groups = new GroupCoordinator(metadata, logger, membership, {
+    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
+  });
+  return {
+    config,
+    self: membership.self,
+    clusterId,
+    metadata,
+    membership,
+    logs,
+    groups,
+    objects,
+    logger,
+  };
+}
+
+/** Flushes and hands off partitions and groups, leaves the cluster, closes the object store. */
+export async function stopBrokerContext(context: BrokerContext): Promise<void> {
+  await context.logs.shutdown();
+  await context.groups.shutdown();
+  await context.membership.leave();
+  await context.metadata.close();
+  await context.objects.close();
 }
 
 function openObjectStore(config: BrokerConfig): ObjectStore {
@@ -210,4 +233,16 @@ async function withTimeout<T>(promise: Promise<T>, seconds: number, what: string
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A port the OS considers free now (for KAFSCALE_BROKER_PORT=0). */
+async function pickFreePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }

@@ -3,7 +3,10 @@
 // with a message naming the variable.
 
 export interface BrokerConfig {
-  brokerId: number;
+  /** Configured broker id, or null to claim the lowest free id from the metadata store. */
+  brokerId: number | null;
+  /** TTL of the broker's registration lease: a dead broker's partitions move after this. */
+  leaseTtlSec: number;
   /** Address the Kafka listener binds. */
   listenHost: string;
   listenPort: number;
@@ -140,7 +143,11 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     throw new ConfigError(`KAFSCALE_CLUSTER_NAME must match [a-zA-Z0-9._-]+, got "${clusterName}"`);
   }
   return {
-    brokerId: int(env, 'KAFSCALE_BROKER_ID', 0, 0, 0x7fffffff),
+    brokerId:
+      optional(env, 'KAFSCALE_BROKER_ID') === null
+        ? null
+        : int(env, 'KAFSCALE_BROKER_ID', 0, 0, 0x7fffffff),
+    leaseTtlSec: int(env, 'KAFSCALE_LEASE_TTL_SEC', 10, 2, 300),
     listenHost,
     listenPort,
     advertisedHost,

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     ? `etcd ${config.etcd.endpoints.join(',')}`
     : 'embedded';
   console.log(
-    `KafScale broker ${config.brokerId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta})`,
+    `KafScale broker ${broker.context.self.nodeId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta})`,
   );
 
   let stopping = false;

@@ -231,13 +231,16 @@ export class ConsumerGroup {
     if (req.memberId === '') {
       // A restarted static member takes over its old identity under a new member id; the
       // old id is fenced. In a stable group with unchanged subscriptions no rebalance is needed.
+      const previousLeader = this.leaderId ?? '';
       const newId = `${instanceId}-${randomUUID()}`;
       this.replaceMemberId(member, newId);
       if (this.state === 'Stable' && this.sameProtocols(member, req.protocols)) {
         this.refreshMember(member, req);
         this.scheduleSessionExpiry(member);
         this.options.onStable(this);
-        return Promise.resolve(this.joinResultFor(member, member.memberId === this.leaderId));
+        // As Kafka does, name the previous leader id and no members: a restarted leader (whose
+        // id changed) must not compute an assignment that a stable group would not distribute.
+        return Promise.resolve({ ...this.joinResultFor(member, false), leader: previousLeader });
       }
     }
     return this.updateMemberAndRebalance(member, req);
@@ -268,9 +271,11 @@ export class ConsumerGroup {
       protocols: req.protocols,
       assignment: EMPTY,
     };
+    // The first member of an empty group sets its protocol type (an empty group keeps the type
+    // of its last members only for describing it; Kafka's GroupMetadata.add does the same).
+    if (this.members.size === 0) this.protocolType = req.protocolType;
     this.members.set(memberId, member);
     if (req.groupInstanceId) this.staticMembers.set(req.groupInstanceId, memberId);
-    if (this.protocolType === null) this.protocolType = req.protocolType;
     return this.awaitJoin(member);
   }
 
@@ -552,7 +557,12 @@ export class ConsumerGroup {
   private scheduleSessionExpiry(member: Member): void {
     clearTimeout(member.sessionTimer);
     member.sessionTimer = setTimeout(() => {
-      if (this.members.get(member.memberId) === member) this.removeMemberAndRebalance(member);
+      if (this.members.get(member.memberId) !== member) return;
+      // Kafka: members awaiting a JoinGroup or SyncGroup response satisfy their heartbeats (they
+      // do not heartbeat while they wait). The rebalance timeout bounds the join phase, and the
+      // leader's own session bounds the followers' wait for its SyncGroup.
+      if (member.joinWaiter || member.syncWaiter) this.scheduleSessionExpiry(member);
+      else this.removeMemberAndRebalance(member);
     }, member.sessionTimeoutMs);
     member.sessionTimer.unref?.();
   }

@@ -1,4 +1,9 @@
-import type { ClusterMetadata } from '../metadata/cluster-metadata.js';
+import { holderValue, type ClusterMetadata } from '../metadata/cluster-metadata.js';
+import type { Compare } from '../metadata/metadata-store.js';
+import type { Membership } from '../cluster/membership.js';
+import { groupKey, ownerOf } from '../cluster/placement.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { KafkaError } from '../log/kafka-error.js';
 import type { OffsetRecord } from '../metadata/model.js';
 import type { Logger } from '../logger.js';
 import { ConsumerGroup } from './consumer-group.js';
@@ -9,9 +14,11 @@ export interface GroupCoordinatorOptions {
 
 /**
  * The groups this broker coordinates: membership in memory (persisted after each rebalance),
- * committed offsets in the metadata store with an in-memory copy. Groups are loaded from the
- * store on first use, so a coordinator that takes over (or restarts) continues where the last
- * one stopped.
+ * committed offsets in the metadata store with an in-memory copy. Each group has one
+ * coordinator, placed like partitions (rendezvous hashing over the live brokers) and holding
+ * the group's coordinator key under its lease; every write is fenced on that key, so a paused
+ * former coordinator can never overwrite its successor. Groups are loaded from the store on
+ * first use, so a coordinator that takes over (or restarts) continues where the last stopped.
  */
 export class GroupCoordinator {
   private readonly groups = new Map<string, ConsumerGroup>();
@@ -23,8 +30,10 @@ export class GroupCoordinator {
   constructor(
     private readonly metadata: ClusterMetadata,
     private readonly logger: Logger,
+    private readonly membership: Membership,
     private readonly options: GroupCoordinatorOptions,
   ) {
+    membership.onChange(() => this.rebalance());
     metadata.onTopicChange((name, topic) => {
       if (topic) return;
       for (const offsets of this.offsets.values()) {
@@ -39,8 +48,41 @@ export class GroupCoordinator {
     });
   }
 
-  /** The group, loaded from the store if needed; a new empty group if it never existed. */
+  /** The broker that coordinates a group, by placement over the live brokers. */
+  coordinatorOf(groupId: string): number | undefined {
+    return ownerOf(groupKey(groupId), this.membership.brokerIds());
+  }
+
+  private isCoordinator(groupId: string): boolean {
+    return this.membership.isLive && this.coordinatorOf(groupId) === this.membership.self.nodeId;
+  }
+
+  /** The compare every write of a group carries: we still hold its coordinator key. */
+  private fence(groupId: string): Compare[] {
+    const { self, lease } = this.membership;
+    const value = holderValue(self.nodeId, lease.id);
+    return [{ key: this.metadata.coordinatorKey(groupId), target: 'value', op: '=', value }];
+  }
+
+  private fenced(groupId: string): never {
+    void this.drop(groupId);
+    throw new KafkaError(
+      ErrorCode.NOT_COORDINATOR,
+      `broker ${this.membership.self.nodeId} lost group ${groupId}`,
+    );
+  }
+
+  /**
+   * The group, loaded from the store if needed; a new empty group if it never existed.
+   * Throws NOT_COORDINATOR when another broker coordinates it.
+   */
   async group(groupId: string): Promise<ConsumerGroup> {
+    if (!this.isCoordinator(groupId)) {
+      throw new KafkaError(
+        ErrorCode.NOT_COORDINATOR,
+        `broker ${this.membership.self.nodeId} does not coordinate ${groupId}`,
+      );
+    }
     const existing = this.groups.get(groupId);
     if (existing && existing.state !== 'Dead') return existing;
     let loading = this.loading.get(groupId);
@@ -65,6 +107,15 @@ export class GroupCoordinator {
   }
 
   private async load(groupId: string): Promise<ConsumerGroup> {
+    const { self, lease } = this.membership;
+    const key = this.metadata.coordinatorKey(groupId);
+    const { acquired, holder } = await this.metadata.acquire(key, self.nodeId, lease.id);
+    if (!acquired) {
+      throw new KafkaError(
+        ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+        `group ${groupId} is still held by broker ${holder}`,
+      );
+    }
     const { group: record, offsets } = await this.metadata.loadGroup(groupId);
     const options = {
       initialRebalanceDelayMs: this.options.initialRebalanceDelayMs,
@@ -90,12 +141,36 @@ export class GroupCoordinator {
 
   private persist(group: ConsumerGroup): void {
     const record = group.toRecord();
-    this.chain(group.groupId, () => this.metadata.saveGroup(record)).catch((err: unknown) => {
-      this.logger.warn('saving group membership failed', {
-        group: group.groupId,
-        err: String(err),
+    this.chain(group.groupId, () => this.metadata.saveGroup(record, this.fence(group.groupId)))
+      .then((saved) => {
+        if (!saved) this.fenced(group.groupId);
+      })
+      .catch((err: unknown) => {
+        this.logger.warn('saving group membership failed', {
+          group: group.groupId,
+          err: String(err),
+        });
       });
-    });
+  }
+
+  /** Gives up groups another broker should coordinate now. */
+  private rebalance(): void {
+    for (const groupId of [...this.groups.keys()]) {
+      if (!this.isCoordinator(groupId)) void this.drop(groupId);
+    }
+  }
+
+  /** Forgets a group (its members find the new coordinator) and releases its key. */
+  private async drop(groupId: string): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (!group) return;
+    this.groups.delete(groupId);
+    this.offsets.delete(groupId);
+    group.kill();
+    const { self, lease } = this.membership;
+    const key = this.metadata.coordinatorKey(groupId);
+    await this.metadata.release(key, self.nodeId, lease.id).catch(() => undefined);
+    this.logger.info('group coordination handed off', { group: groupId });
   }
 
   offsetsOf(groupId: string): ReadonlyMap<string, OffsetRecord> {
@@ -116,27 +191,36 @@ export class GroupCoordinator {
     groupId: string,
     partitions: { topic: string; partition: number }[],
   ): Promise<void> {
-    await this.chain(groupId, () => this.metadata.deleteOffsets(groupId, partitions));
+    const deleted = await this.chain(groupId, () =>
+      this.metadata.deleteOffsets(groupId, partitions, this.fence(groupId)),
+    );
+    if (!deleted) this.fenced(groupId);
     const offsets = this.offsets.get(groupId);
     for (const p of partitions) offsets?.delete(`${p.topic}/${p.partition}`);
   }
 
   async deleteGroup(groupId: string): Promise<void> {
-    await this.chain(groupId, () => this.metadata.deleteGroup(groupId));
+    const deleted = await this.chain(groupId, () =>
+      this.metadata.deleteGroup(groupId, this.fence(groupId)),
+    );
+    if (!deleted) this.fenced(groupId);
     this.groups.get(groupId)?.kill();
     this.groups.delete(groupId);
     this.offsets.delete(groupId);
   }
 
-  /** Every group in memory or in the store. */
+  /** Every group this broker coordinates, in memory or in the store. */
   async allGroups(): Promise<ConsumerGroup[]> {
     const ids = new Set([...this.groups.keys(), ...(await this.metadata.groupIds())]);
-    const groups = await Promise.all([...ids].map((id) => this.existingGroup(id)));
+    const mine = [...ids].filter((id) => this.isCoordinator(id));
+    const groups = await Promise.all(
+      mine.map((id) => this.existingGroup(id).catch(() => undefined)),
+    );
     return groups.filter((g): g is ConsumerGroup => g !== undefined && g.state !== 'Dead');
   }
 
-  shutdown(): void {
-    for (const g of this.groups.values()) g.kill();
-    this.groups.clear();
+  /** Releases every group (graceful shutdown). */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.groups.keys()].map((id) => this.drop(id)));
   }
 }

@@ -5,7 +5,6 @@ import {
   type DescribeClusterRequest,
   type DescribeClusterResponse,
 } from '../protocol/generated/index.js';
-import { apiError } from './admin-common.js';
 import type { Handler } from './handler.js';
 
 /** Kafka's UNSUPPORTED_ENDPOINT_TYPE (KIP-919); not (yet) in ErrorCode. */
@@ -44,7 +43,7 @@ const OPERATIONS_NOT_REQUESTED = -2147483648;
 export function describeClusterHandler(
   broker: BrokerContext,
 ): Handler<DescribeClusterRequest, DescribeClusterResponse> {
-  const { config, metadata, clusterId, logger } = broker;
+  const { config, clusterId } = broker;
   const unavailable = (endpointType: number) => ({
     throttleTimeMs: 0,
     endpointType,
@@ -66,15 +65,7 @@ export function describeClusterHandler(
           errorMessage: `Endpoint type ${endpointType} is not supported: only brokers (1) can be described`,
         };
       }
-      let registered;
-      try {
-        registered = await metadata.brokers();
-      } catch (err) {
-        const { code, message } = apiError(err, logger, 'listing brokers');
-        return { ...unavailable(endpointType), errorCode: code, errorMessage: message };
-      }
-      // Before this broker's registration is visible (or without a shared store) it still exists.
-      const brokers = registered.length > 0 ? registered : [broker.self];
+      const brokers = broker.membership.brokers();
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,

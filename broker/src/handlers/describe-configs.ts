@@ -27,7 +27,7 @@ type ConfigEntry = DescribeConfigsResponseDescribeConfigsResourceResult;
  * The broker settings clients commonly look up, with their Kafka names. They come from the
  * broker's environment at start, so they are static and read-only (no dynamic broker configs).
  */
-export function brokerConfigs(config: BrokerConfig): EffectiveConfig[] {
+export function brokerConfigs(config: BrokerConfig, nodeId: number): EffectiveConfig[] {
   const entry = (
     name: string,
     value: string | number | boolean,
@@ -41,12 +41,12 @@ export function brokerConfigs(config: BrokerConfig): EffectiveConfig[] {
     doc,
   });
   return [
-    entry('broker.id', config.brokerId, ConfigType.INT, 'KAFSCALE_BROKER_ID.'),
+    entry('broker.id', nodeId, ConfigType.INT, 'KAFSCALE_BROKER_ID.'),
     entry(
       'auto.create.topics.enable',
       config.autoCreateTopics,
       ConfigType.BOOLEAN,
-      'KAFSCALE_AUTO_CREATE_TOPICS: create unknown topics on Metadata and Produce.',
+      'KAFSCALE_AUTO_CREATE_TOPICS: create unknown topics a client asks Metadata for.',
     ),
     entry(
       'num.partitions',
@@ -146,14 +146,14 @@ export function describeConfigsHandler(
       readOnly = false;
     } else if (resourceType === ResourceType.BROKER) {
       // As Kafka: a broker describes itself; the empty name stands for the cluster default.
-      if (resourceName !== '' && resourceName !== String(config.brokerId)) {
+      if (resourceName !== '' && resourceName !== String(broker.self.nodeId)) {
         return failed(
           resource,
           ErrorCode.INVALID_REQUEST,
-          `Unexpected broker id, expected ${config.brokerId} or empty string, but received ${resourceName}`,
+          `Unexpected broker id, expected ${broker.self.nodeId} or empty string, but received ${resourceName}`,
         );
       }
-      entries = brokerConfigs(config);
+      entries = brokerConfigs(config, broker.self.nodeId);
       readOnly = true;
     } else {
       return failed(

@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { DescribeGroupsRequest, DescribeGroupsResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupExistingGroup } from './group-lookup.js';
 
 /** DescribeGroups v0-5: state, protocol and members with their metadata and assignments. */
 export function describeGroupsHandler(
@@ -14,9 +15,10 @@ export function describeGroupsHandler(
     async handle(request, ctx) {
       const groups = [];
       for (const groupId of request.groups) {
-        const group = await broker.groups.existingGroup(groupId);
+        const found = await lookupExistingGroup(broker, groupId);
+        const group = typeof found === 'number' ? undefined : found;
         groups.push({
-          errorCode: ErrorCode.NONE,
+          errorCode: typeof found === 'number' ? found : ErrorCode.NONE,
           groupId,
           groupState: group ? group.state : 'Dead',
           protocolType: group?.protocolType ?? '',

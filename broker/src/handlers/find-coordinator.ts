@@ -15,7 +15,7 @@ const GROUP_KEY_TYPE = 0;
 export function findCoordinatorHandler(
   broker: BrokerContext,
 ): Handler<FindCoordinatorRequest, FindCoordinatorResponse> {
-  const answer = (keyType: number) => {
+  const answer = (keyType: number, key: string) => {
     if (keyType !== GROUP_KEY_TYPE) {
       return {
         errorCode: ErrorCode.INVALID_REQUEST,
@@ -25,7 +25,17 @@ export function findCoordinatorHandler(
         port: -1,
       };
     }
-    const { nodeId, host, port } = broker.self;
+    const coordinator = broker.membership.broker(broker.groups.coordinatorOf(key) ?? -1);
+    if (!coordinator) {
+      return {
+        errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        errorMessage: 'no live broker',
+        nodeId: -1,
+        host: '',
+        port: -1,
+      };
+    }
+    const { nodeId, host, port } = coordinator;
     return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId, host, port };
   };
   return {
@@ -37,10 +47,13 @@ export function findCoordinatorHandler(
       if (ctx.apiVersion >= 4) {
         return {
           throttleTimeMs: 0,
-          coordinators: (request.coordinatorKeys ?? []).map((key) => ({ key, ...answer(keyType) })),
+          coordinators: (request.coordinatorKeys ?? []).map((key) => ({
+            key,
+            ...answer(keyType, key),
+          })),
         };
       }
-      const single = answer(keyType);
+      const single = answer(keyType, request.key ?? '');
       return {
         throttleTimeMs: 0,
         ...single,

@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { JoinGroupRequest, JoinGroupResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupGroup } from './group-lookup.js';
 
 /** JoinGroup v0-9: the classic group protocol (see groups/consumer-group.ts). */
 export function joinGroupHandler(
@@ -26,7 +27,8 @@ export function joinGroupHandler(
       const { groupMinSessionTimeoutMs: min, groupMaxSessionTimeoutMs: max } = broker.config;
       if (request.sessionTimeoutMs < min || request.sessionTimeoutMs > max)
         return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
-      const group = await broker.groups.group(request.groupId);
+      const group = await lookupGroup(broker, request.groupId);
+      if (typeof group === 'number') return fail(group);
       const result = await group.join({
         memberId: request.memberId,
         groupInstanceId: v >= 5 ? (request.groupInstanceId ?? null) : null,

@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { LeaveGroupRequest, LeaveGroupResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupGroup } from './group-lookup.js';
 
 /** LeaveGroup v0-5: one member (v0-2) or a batch of members by id or instance id (v3+). */
 export function leaveGroupHandler(
@@ -12,7 +13,8 @@ export function leaveGroupHandler(
     minVersion: 0,
     maxVersion: 5,
     async handle(request, ctx) {
-      const group = await broker.groups.group(request.groupId);
+      const group = await lookupGroup(broker, request.groupId);
+      if (typeof group === 'number') return { throttleTimeMs: 0, errorCode: group, members: [] };
       if (ctx.apiVersion < 3) {
         return { throttleTimeMs: 0, errorCode: group.leave(request.memberId ?? '', null) };
       }

@@ -19,16 +19,20 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
     name: topic.name,
     topicId: topic.id,
     isInternal: false,
-    partitions: Array.from({ length: topic.partitions }, (_, p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p,
-      leaderId: broker.self.nodeId,
-      // The epoch of the open log; -1 (unknown) before the partition is first used.
-      leaderEpoch: logs.peek(topic.name, p)?.leaderEpoch ?? -1,
-      replicaNodes: [broker.self.nodeId],
-      isrNodes: [broker.self.nodeId],
-      offlineReplicas: [],
-    })),
+    partitions: Array.from({ length: topic.partitions }, (_, p) => {
+      // Placement decides the leader; storage is shared, so the leader is the only replica.
+      const leaderId = logs.leaderOf(topic.name, p) ?? -1;
+      return {
+        errorCode: leaderId < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+        partitionIndex: p,
+        leaderId,
+        // The epoch of the open log; -1 (unknown) when another broker leads or before first use.
+        leaderEpoch: logs.peek(topic.name, p)?.leaderEpoch ?? -1,
+        replicaNodes: leaderId < 0 ? [] : [leaderId],
+        isrNodes: leaderId < 0 ? [] : [leaderId],
+        offlineReplicas: [],
+      };
+    }),
     topicAuthorizedOperations: -2147483648,
   });
 
@@ -88,7 +92,7 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
           );
         }
       }
-      const brokers = await knownBrokers(broker);
+      const brokers = broker.membership.brokers();
       return {
         throttleTimeMs: 0,
         brokers: brokers.map((b) => ({
@@ -104,11 +108,4 @@ export function metadataHandler(broker: BrokerContext): Handler<MetadataRequest,
       };
     },
   };
-}
-
-/** Live brokers from the metadata store, always including this one. */
-export async function knownBrokers(broker: BrokerContext) {
-  const registered = await broker.metadata.brokers().catch(() => []);
-  const others = registered.filter((b) => b.nodeId !== broker.self.nodeId);
-  return [broker.self, ...others].sort((a, b) => a.nodeId - b.nodeId);
 }

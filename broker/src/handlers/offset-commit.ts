@@ -4,6 +4,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { MetadataUnavailableError } from '../metadata/metadata-store.js';
 import type { OffsetRecord } from '../metadata/model.js';
 import type { Handler } from './handler.js';
+import { lookupGroup } from './group-lookup.js';
 
 const MAX_METADATA_BYTES = 4096;
 const OFFSET_METADATA_TOO_LARGE = 12;
@@ -34,7 +35,8 @@ export function offsetCommitHandler(
         })),
       });
       if (request.groupId === '') return respond(() => ErrorCode.INVALID_GROUP_ID);
-      const group = await broker.groups.group(request.groupId);
+      const group = await lookupGroup(broker, request.groupId);
+      if (typeof group === 'number') return respond(() => group);
       const generation = v >= 1 ? (request.generationIdOrMemberEpoch ?? -1) : -1;
       const memberId = v >= 1 ? (request.memberId ?? '') : '';
       const instanceId = v >= 7 ? (request.groupInstanceId ?? null) : null;

@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { OffsetDeleteRequest, OffsetDeleteResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupExistingGroup } from './group-lookup.js';
 
 const GROUP_SUBSCRIBED_TO_TOPIC = 86;
 
@@ -14,7 +15,8 @@ export function offsetDeleteHandler(
     minVersion: 0,
     maxVersion: 0,
     async handle(request) {
-      const group = await broker.groups.existingGroup(request.groupId);
+      const group = await lookupExistingGroup(broker, request.groupId);
+      if (typeof group === 'number') return { errorCode: group, throttleTimeMs: 0, topics: [] };
       if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, throttleTimeMs: 0, topics: [] };
       // Offsets of an active group may be in use: only an empty group's offsets are deleted.
       const active = group.state !== 'Empty';

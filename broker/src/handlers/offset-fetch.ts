@@ -6,6 +6,7 @@ import type {
 } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupGroup } from './group-lookup.js';
 
 /** OffsetFetch v0-9: one group (v0-7) or several (v8+); null topics means every committed one. */
 export function offsetFetchHandler(
@@ -15,8 +16,9 @@ export function offsetFetchHandler(
     groupId: string,
     topics: { name?: string; partitionIndexes?: number[] }[] | null | undefined,
     v: number,
-  ): Promise<OffsetFetchResponseTopics[]> {
-    await broker.groups.group(groupId);
+  ): Promise<{ errorCode: number; topics: OffsetFetchResponseTopics[] }> {
+    const group = await lookupGroup(broker, groupId);
+    if (typeof group === 'number') return { errorCode: group, topics: [] };
     const offsets = broker.groups.offsetsOf(groupId);
     const wanted = new Map<string, number[]>();
     if (topics == null) {
@@ -29,7 +31,7 @@ export function offsetFetchHandler(
     } else {
       for (const t of topics) wanted.set(t.name ?? '', t.partitionIndexes ?? []);
     }
-    return [...wanted].map(([name, partitions]) => ({
+    const topicsOut = [...wanted].map(([name, partitions]) => ({
       name,
       partitions: partitions.map((partitionIndex) => {
         const record = offsets.get(`${name}/${partitionIndex}`);
@@ -42,6 +44,7 @@ export function offsetFetchHandler(
         };
       }),
     }));
+    return { errorCode: ErrorCode.NONE, topics: topicsOut };
   }
 
   return {
@@ -55,22 +58,31 @@ export function offsetFetchHandler(
         for (const g of request.groups ?? []) {
           groups.push({
             groupId: g.groupId ?? '',
-            topics: await fetchGroup(g.groupId ?? '', g.topics, v),
-            errorCode: ErrorCode.NONE,
+            ...(await fetchGroup(g.groupId ?? '', g.topics, v)),
           });
         }
         return { throttleTimeMs: 0, groups };
       }
       // v0 cannot ask for all topics: it always lists them.
-      const topics = await fetchGroup(
+      const { errorCode, topics } = await fetchGroup(
         request.groupId ?? '',
         v >= 2 ? request.topics : (request.topics ?? []),
         v,
       );
+      if (v >= 2) return { throttleTimeMs: 0, topics, errorCode };
+      // v0-1 have no top-level error: it goes on every requested partition.
+      const partitionsWithError = (request.topics ?? []).map((t) => ({
+        name: t.name,
+        partitions: (t.partitionIndexes ?? []).map((partitionIndex) => ({
+          partitionIndex,
+          committedOffset: -1,
+          metadata: '',
+          errorCode,
+        })),
+      }));
       return {
         throttleTimeMs: 0,
-        topics,
-        errorCode: v >= 2 ? ErrorCode.NONE : undefined,
+        topics: errorCode === ErrorCode.NONE ? topics : partitionsWithError,
       };
     },
   };

@@ -17,6 +17,7 @@ import { describeGroupsHandler } from './describe-groups.js';
 import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
+import { adminHandlers } from './admin-handlers.js';
 
 /** Every API this broker serves. */
 export function buildRegistry(broker: BrokerContext): HandlerRegistry {
@@ -39,5 +40,6 @@ export function buildRegistry(broker: BrokerContext): HandlerRegistry {
     .register(deleteGroupsHandler(broker))
     .register(offsetDeleteHandler(broker))
     .register(apiVersionsHandler(registry));
+  for (const handler of adminHandlers(broker)) registry.register(handler);
   return registry;
 }

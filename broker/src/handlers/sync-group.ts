@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { lookupGroup } from './group-lookup.js';
 
 /** SyncGroup v0-5: the leader's assignments reach every member. */
 export function syncGroupHandler(
@@ -20,7 +21,10 @@ export function syncGroupHandler(
           assignment: Buffer.alloc(0),
         };
       }
-      const group = await broker.groups.group(request.groupId);
+      const group = await lookupGroup(broker, request.groupId);
+      if (typeof group === 'number') {
+        return { throttleTimeMs: 0, errorCode: group, assignment: Buffer.alloc(0) };
+      }
       const result = await group.sync(
         request.memberId,
         v >= 3 ? (request.groupInstanceId ?? null) : null,

@@ -4,10 +4,17 @@ import type { SegmentCache } from '../storage/segment-cache.js';
 import type { Logger } from '../logger.js';
 import { PartitionLog, type LogConfig } from './partition-log.js';
 import { topicConfigNumber } from '../metadata/topic-config.js';
+import type { Membership } from '../cluster/membership.js';
+import { ownerOf, partitionKey } from '../cluster/placement.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { KafkaError } from './kafka-error.js';
 
 /**
- * Opens partition logs on first use and keeps one per partition. A closed log (fenced, or its
- * commit outcome unknown) is replaced by a fresh one loaded from the metadata store.
+ * The partitions this broker leads. Leaders are placed by rendezvous hashing over the live
+ * brokers; a broker takes a partition on first use by acquiring its leader key under its lease
+ * and bumping the partition's epoch (which fences the previous writer), and hands it off when
+ * the live set says another broker should lead it: no more appends, flush, commit, release.
+ * A closed log (fenced, or its commit outcome unknown) is replaced by a fresh one.
  */
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
@@ -21,8 +28,10 @@ export class LogManager {
       cache: SegmentCache;
       config: LogConfig;
       logger: Logger;
+      membership: Membership;
     },
   ) {
+    deps.membership.onChange(() => this.rebalance());
     deps.metadata.onTopicChange((name, topic) => {
       for (const [key, log] of this.logs) {
         if (log.topic === name && (!topic || log.partition >= topic.partitions)) {
@@ -31,6 +40,11 @@ export class LogManager {
         }
       }
     });
+  }
+
+  /** The segment cache shared by every partition. */
+  get cache(): SegmentCache {
+    return this.deps.cache;
   }
 
   private static key(topic: string, partition: number): string {
@@ -43,21 +57,72 @@ export class LogManager {
     return log && !log.isClosed ? log : undefined;
   }
 
+  /** The broker that should lead the partition, by placement over the live brokers. */
+  leaderOf(topic: string, partition: number): number | undefined {
+    return ownerOf(partitionKey(topic, partition), this.deps.membership.brokerIds());
+  }
+
+  /** The partition's log if this broker leads it; throws NOT_LEADER_OR_FOLLOWER otherwise. */
   async get(topic: string, partition: number): Promise<PartitionLog> {
     const key = LogManager.key(topic, partition);
     const log = this.logs.get(key);
     if (log && !log.isClosed) return log;
     let opening = this.opening.get(key);
     if (!opening) {
-      opening = PartitionLog.open(topic, partition, this.deps).finally(() =>
-        this.opening.delete(key),
-      );
+      opening = this.open(topic, partition).finally(() => this.opening.delete(key));
       this.opening.set(key, opening);
-      const opened = await opening;
-      this.logs.set(key, opened);
-      return opened;
     }
     return opening;
+  }
+
+  private async open(topic: string, partition: number): Promise<PartitionLog> {
+    const { membership, metadata } = this.deps;
+    const self = membership.self.nodeId;
+    if (!membership.isLive || this.leaderOf(topic, partition) !== self) {
+      throw new KafkaError(
+        ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        `broker ${self} does not lead ${topic}-${partition}`,
+      );
+    }
+    const leaderKey = metadata.leaderKey(topic, partition);
+    const { acquired, holder } = await metadata.acquire(leaderKey, self, membership.lease.id);
+    if (!acquired) {
+      // The previous leader is still handing off, or its lease has not expired yet.
+      throw new KafkaError(
+        ErrorCode.LEADER_NOT_AVAILABLE,
+        `${topic}-${partition} is still held by broker ${holder}`,
+      );
+    }
+    const log = await PartitionLog.open(topic, partition, this.deps);
+    this.logs.set(LogManager.key(topic, partition), log);
+    if (this.leaderOf(topic, partition) !== self) void this.handOff(log);
+    return log;
+  }
+
+  /** Hands off every partition another broker should lead now. */
+  private rebalance(): void {
+    const { membership } = this.deps;
+    for (const log of this.logs.values()) {
+      const leader = this.leaderOf(log.topic, log.partition);
+      if (!membership.isLive || leader !== membership.self.nodeId) void this.handOff(log);
+    }
+  }
+
+  private async handOff(log: PartitionLog): Promise<void> {
+    const { metadata, membership, logger } = this.deps;
+    const key = LogManager.key(log.topic, log.partition);
+    if (this.logs.get(key) !== log) return;
+    this.logs.delete(key);
+    await log.shutdown().catch((err: unknown) => {
+      logger.warn('hand-off flush failed', { topic: log.topic, err: String(err) });
+    });
+    const leaderKey = metadata.leaderKey(log.topic, log.partition);
+    await metadata
+      .release(leaderKey, membership.self.nodeId, membership.lease.id)
+      .catch((err: unknown) => {
+        logger.warn('releasing leadership failed', { topic: log.topic, err: String(err) });
+      });
+    logger.info('partition handed off', { topic: log.topic, partition: log.partition });
   }
 
   /** Runs retention for every open partition every intervalMs. */
@@ -85,10 +150,14 @@ export class LogManager {
     }
   }
 
-  /** Flushes and closes every log (graceful shutdown). */
+  /** Flushes, commits and releases every partition (graceful shutdown). */
   async shutdown(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
-    await Promise.all([...this.logs.values()].map((log) => log.shutdown().catch(() => undefined)));
-    this.logs.clear();
+    await Promise.all([...this.logs.values()].map((log) => this.handOff(log)));
+  }
+
+  /** Open logs this broker leads (for metrics and tests). */
+  openLogs(): PartitionLog[] {
+    return [...this.logs.values()].filter((log) => !log.isClosed);
   }
 }

@@ -79,6 +79,8 @@ export class PartitionLog {
   private nextOffset: number;
   private window: Window = { batches: [], bytes: 0, waiters: [] };
   private flushing = false;
+  /** Set when the log is handing off: no more appends, queued data still flushes. */
+  private closing = false;
   private closed = false;
   private commitWaiters: (() => void)[] = [];
   /** Counts failed flushes, so waiters on in-flight duplicates learn their batch failed. */
@@ -108,6 +110,26 @@ export class PartitionLog {
    * which fences any earlier writer of the partition.
    */
   static async open(
+    topic: string,
+    partition: number,
+    deps: PartitionLog['deps'],
+  ): Promise<PartitionLog> {
+    try {
+      return await PartitionLog.takeLeadership(topic, partition, deps);
+    } catch (err) {
+      // Retriable for clients: a produce or fetch while the store is unreachable must not get
+      // UNKNOWN_SERVER_ERROR, which Kafka clients treat as fatal.
+      if (err instanceof MetadataUnavailableError) {
+        throw new KafkaError(
+          ErrorCode.REQUEST_TIMED_OUT,
+          `${topic}-${partition} cannot be opened: ${err.message}`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  private static async takeLeadership(
     topic: string,
     partition: number,
     deps: PartitionLog['deps'],
@@ -407,15 +429,24 @@ export class PartitionLog {
     this.notifyCommit();
   }
 
-  /** Stops accepting appends; the log manager opens a fresh one from the metadata store. */
+  /**
+   * Stops accepting appends; anything queued and not yet flushing is refused (its offsets were
+   * never committed). The log manager opens a fresh log from the metadata store when needed.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const queued = this.window;
+    if (queued.timer) clearTimeout(queued.timer);
+    this.window = { batches: [], bytes: 0, waiters: [] };
+    const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed');
+    for (const w of queued.waiters) w.reject(error);
     this.notifyCommit();
   }
 
-  /** Flushes what is queued and closes (for shutdown and leadership hand-off). */
+  /** Refuses new appends, flushes and commits what is queued, then closes (hand-off, shutdown). */
   async shutdown(): Promise<void> {
+    this.closing = true;
     await this.flush();
     this.close();
   }

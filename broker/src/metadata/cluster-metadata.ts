@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
+import type { Compare, MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
 import type {
   BrokerRecord,
   GroupRecord,
@@ -292,8 +292,68 @@ export class ClusterMetadata {
 
   // -- brokers --------------------------------------------------------------------------------
 
+  brokersPrefix(): string {
+    return `${this.prefix}brokers/`;
+  }
+
   async registerBroker(broker: BrokerRecord, lease?: string): Promise<void> {
     await this.store.put(this.brokerKey(broker.nodeId), JSON.stringify(broker), lease);
+  }
+
+  /** Registers under `broker.nodeId` only if no live broker holds that id. */
+  async claimBroker(broker: BrokerRecord, lease: string): Promise<boolean> {
+    const key = this.brokerKey(broker.nodeId);
+    const result = await this.store.txn(
+      [{ key, target: 'createRevision', op: '=', value: 0 }],
+      [{ type: 'put', key, value: JSON.stringify(broker), lease }],
+    );
+    return result.succeeded;
+  }
+
+  // -- leadership -----------------------------------------------------------------------------
+
+  leaderKey(topic: string, partition: number): string {
+    return `${this.prefix}leaders/${topic}/${partition}`;
+  }
+
+  /**
+   * Takes the leadership key of a partition (or a group: any name) under this broker's lease
+   * when it is free or held by this broker id (an earlier incarnation). Returns the holder's id
+   * when another broker holds it.
+   */
+  async acquire(
+    key: string,
+    nodeId: number,
+    lease: string,
+  ): Promise<{ acquired: boolean; holder?: number }> {
+    const value = holderValue(nodeId, lease);
+    const free = await this.store.txn(
+      [{ key, target: 'createRevision', op: '=', value: 0 }],
+      [{ type: 'put', key, value, lease }],
+    );
+    if (free.succeeded) return { acquired: true };
+    const current = await this.store.get(key);
+    if (!current) return this.acquire(key, nodeId, lease);
+    const holder = (JSON.parse(current.value) as { nodeId: number }).nodeId;
+    if (holder !== nodeId || current.lease === lease)
+      return { acquired: holder === nodeId, holder };
+    const taken = await this.store.txn(
+      [{ key, target: 'modRevision', op: '=', value: current.modRevision }],
+      [{ type: 'put', key, value, lease }],
+    );
+    return { acquired: taken.succeeded, holder };
+  }
+
+  /** Gives up a leadership key if this broker incarnation still holds it. */
+  async release(key: string, nodeId: number, lease: string): Promise<void> {
+    await this.store.txn(
+      [{ key, target: 'value', op: '=', value: holderValue(nodeId, lease) }],
+      [{ type: 'delete', key }],
+    );
+  }
+
+  coordinatorKey(groupId: string): string {
+    return `${this.prefix}coordinators/${encodeURIComponent(groupId)}`;
   }
 
   async brokers(): Promise<BrokerRecord[]> {
@@ -331,49 +391,58 @@ export class ClusterMetadata {
     return { group: kv ? (JSON.parse(kv.value) as GroupRecord) : undefined, offsets };
   }
 
-  async saveGroup(group: GroupRecord): Promise<void> {
-    await this.store.put(this.groupKey(group.groupId), JSON.stringify(group));
+  /**
+   * Group writes carry the coordinator's fence: they apply only while the writer still holds the
+   * group's coordinator key. Each returns false when the fence failed.
+   */
+  async saveGroup(group: GroupRecord, fence: Compare[] = []): Promise<boolean> {
+    const result = await this.store.txn(fence, [
+      { type: 'put', key: this.groupKey(group.groupId), value: JSON.stringify(group) },
+    ]);
+    return result.succeeded;
   }
 
   /** Stores offsets of one group atomically. Keys of the map are "topic/partition". */
   async commitOffsets(
     groupId: string,
     offsets: { topic: string; partition: number; record: OffsetRecord }[],
-  ): Promise<void> {
-    if (offsets.length === 0) return;
-    await this.store.txn(
-      [],
+    fence: Compare[] = [],
+  ): Promise<boolean> {
+    if (offsets.length === 0) return true;
+    const result = await this.store.txn(
+      fence,
       offsets.map((o) => ({
         type: 'put' as const,
         key: this.offsetKey(groupId, o.topic, o.partition),
         value: JSON.stringify(o.record),
       })),
     );
+    return result.succeeded;
   }
 
   async deleteOffsets(
     groupId: string,
     partitions: { topic: string; partition: number }[],
-  ): Promise<void> {
-    if (partitions.length === 0) return;
-    await this.store.txn(
-      [],
+    fence: Compare[] = [],
+  ): Promise<boolean> {
+    if (partitions.length === 0) return true;
+    const result = await this.store.txn(
+      fence,
       partitions.map((p) => ({
         type: 'delete' as const,
         key: this.offsetKey(groupId, p.topic, p.partition),
       })),
     );
+    return result.succeeded;
   }
 
   /** Deletes a group's record and all its committed offsets. */
-  async deleteGroup(groupId: string): Promise<void> {
-    await this.store.txn(
-      [],
-      [
-        { type: 'delete', key: this.groupKey(groupId) },
-        { type: 'deletePrefix', prefix: this.offsetsPrefix(groupId) },
-      ],
-    );
+  async deleteGroup(groupId: string, fence: Compare[] = []): Promise<boolean> {
+    const result = await this.store.txn(fence, [
+      { type: 'delete', key: this.groupKey(groupId) },
+      { type: 'deletePrefix', prefix: this.offsetsPrefix(groupId) },
+    ]);
+    return result.succeeded;
   }
 
   /** Ids of every group with a record or committed offsets. */
@@ -401,4 +470,9 @@ export class ClusterMetadata {
     }
     for (let i = 0; i < ops.length; i += 100) await this.store.txn([], ops.slice(i, i + 100));
   }
+}
+
+/** The value of a leadership key: the holder and its lease, unique to one broker incarnation. */
+export function holderValue(nodeId: number, lease: string): string {
+  return JSON.stringify({ nodeId, lease });
 }

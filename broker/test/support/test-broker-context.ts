@@ -8,16 +8,14 @@ import winston from 'winston';
 import type { BrokerContext } from '../../src/broker-context.js';
 import { loadConfig, type BrokerConfig } from '../../src/config.js';
 import type { AnyHandler, RequestContext } from '../../src/handlers/handler.js';
-import { GroupCoordinator } from '../../src/groups/group-coordinator.js';
-import { LogManager } from '../../src/log/log-manager.js';
-import { ClusterMetadata } from '../../src/metadata/cluster-metadata.js';
+import { createBrokerContext, stopBrokerContext } from '../../src/broker.js';
 import { EmbeddedMetadataStore } from '../../src/metadata/embedded-metadata-store.js';
 import { decode, encode } from '../../src/protocol/codec/message-codec.js';
 import { API_DEFINITIONS } from '../../src/protocol/generated/index.js';
 import { validateProducedRecords } from '../../src/protocol/records/produce-rules.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { LocalObjectStore } from '../../src/storage/local-object-store.js';
-import { SegmentCache } from '../../src/storage/segment-cache.js';
+import type { SegmentCache } from '../../src/storage/segment-cache.js';
 
 export interface TestBrokerContext extends BrokerContext {
   objects: LocalObjectStore;
@@ -69,50 +67,18 @@ export async function createTestBrokerContext(
   const logged: LogEntry[] = [];
   const logger = memoryLogger(logged);
   const store = await EmbeddedMetadataStore.open(path.join(dir, 'metadata'));
-  const metadata = await ClusterMetadata.open(store, config.clusterName);
   const objects = new LocalObjectStore(path.join(dir, 'objects'));
-  const cache = new SegmentCache(config.cacheBytes);
-  const logs = new LogManager({
-    metadata,
-    objects,
-    cache,
-    logger,
-    config: {
-      namespace: config.namespace,
-      segmentBytes: config.segmentBytes,
-      flushIntervalMs: config.flushIntervalMs,
-      indexIntervalBytes: 4096,
-      readAheadSegments: config.readAheadSegments,
-      rangeReadThresholdBytes: 8 * 1024 * 1024,
-    },
-  });
-  const groups = new GroupCoordinator(metadata, logger, {
-    initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
-  });
-  const self = {
-    nodeId: config.brokerId,
-    host: config.advertisedHost,
-    port: config.advertisedPort,
-    rack: config.rack,
-  };
+  const context = await createBrokerContext(config, store, objects, logger, config.listenPort);
   return {
-    config,
-    self,
+    ...context,
     clusterId: 'test-cluster-id',
-    metadata,
-    logs,
-    groups,
     objects,
-    logger,
     store,
-    cache,
     logged,
+    cache: context.logs.cache,
     async close() {
-      groups.shutdown();
-      await logs.shutdown();
-      await metadata.close();
+      await stopBrokerContext(context);
       await store.close();
-      await objects.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

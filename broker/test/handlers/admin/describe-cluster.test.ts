@@ -55,6 +55,9 @@ it('lists the registered brokers with the lowest id as controller at v1', async 
       rack: null,
     });
   }
+  // The live set follows the registrations through a watch.
+  while (!broker.membership.brokerIds().includes(2)) await new Promise((r) => setTimeout(r, 5));
+  while (broker.membership.broker(4)?.host !== 'b4') await new Promise((r) => setTimeout(r, 5));
   const response = await call(1);
   expect(response).toMatchObject({
     errorCode: ErrorCode.NONE,
