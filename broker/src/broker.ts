@@ -7,6 +7,7 @@ import { EmbeddedMetadataStore } from './metadata/embedded-metadata-store.js';
 import { EtcdMetadataStore } from './metadata/etcd-metadata-store.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { Membership } from './cluster/membership.js';
+import { OrphanSweeper } from './cluster/orphan-sweeper.js';
 import net from 'node:net';
 import { createObjectStore } from './storage/create-object-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -27,6 +28,7 @@ export class Broker {
     private readonly server: KafkaServer,
     readonly registry: HandlerRegistry,
     readonly port: number,
+    private readonly sweeper: OrphanSweeper,
   ) {}
 
   static async start(
@@ -54,12 +56,18 @@ export class Broker {
       });
       const port = await server.listen();
       context.logs.startRetention(config.retentionCheckIntervalMs);
+      const sweeper = new OrphanSweeper(context.metadata, objects, context.membership, logger, {
+        namespace: config.namespace,
+        graceMs: config.orphanGraceSec * 1000,
+        intervalMs: config.orphanSweepIntervalSec * 1000,
+      });
+      sweeper.start();
       logger.info('broker started', {
         nodeId: context.self.nodeId,
         listen: `${config.listenHost}:${port}`,
         clusterId: context.clusterId,
       });
-      return new Broker(context, store, server, registry, port);
+      return new Broker(context, store, server, registry, port, sweeper);
     } catch (err) {
       await store.close().catch(() => undefined);
       await objects.close().catch(() => undefined);
@@ -69,6 +77,7 @@ export class Broker {
 
   /** Graceful stop: answer in-flight requests, hand off partitions and groups, leave. */
   async stop(): Promise<void> {
+    this.sweeper.stop();
     await this.server.close();
     await stopBrokerContext(this.context);
     await this.store.close();

@@ -42,6 +42,8 @@ export interface BrokerConfig {
   maxRequestBytes: number;
   retentionCheckIntervalMs: number;
   startupTimeoutSec: number;
+  orphanGraceSec: number;
+  orphanSweepIntervalSec: number;
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
@@ -190,6 +192,8 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     ),
     retentionCheckIntervalMs: int(env, 'KAFSCALE_RETENTION_CHECK_INTERVAL_MS', 60_000, 100),
     startupTimeoutSec: int(env, 'KAFSCALE_STARTUP_TIMEOUT_SEC', 60, 1, 3600),
+    orphanGraceSec: int(env, 'KAFSCALE_ORPHAN_GRACE_SEC', 3600, 60),
+    orphanSweepIntervalSec: int(env, 'KAFSCALE_ORPHAN_SWEEP_INTERVAL_SEC', 600, 1),
     groupInitialRebalanceDelayMs: int(
       env,
       'KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS',

@@ -274,6 +274,17 @@ export class ClusterMetadata {
     return result.succeeded ? result.revision : undefined;
   }
 
+  /** Every object key a manifest references (segments and their indexes). */
+  async referencedObjectKeys(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const kv of await this.store.getPrefix(`${this.prefix}segments/`)) {
+      const segment = JSON.parse(kv.value) as SegmentRecord;
+      keys.add(segment.key);
+      keys.add(segment.indexKey);
+    }
+    return keys;
+  }
+
   // -- producer ids ---------------------------------------------------------------------------
 
   /** Allocates a cluster-unique producer id. */
