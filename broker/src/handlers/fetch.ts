@@ -9,6 +9,7 @@ import { errorCodeOf, KafkaError } from '../log/kafka-error.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import type { Handler } from './handler.js';
 import { leaderEpochError } from './leader-epoch.js';
+import { addLeaderHints } from './leader-hints.js';
 
 const EMPTY = Buffer.alloc(0);
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -157,10 +158,22 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
         }
         entry.partitions.push(result.partitions[i]);
       });
+      const endpoints =
+        v >= 12
+          ? addLeaderHints(
+              broker,
+              wanted.map((w, i) => ({
+                topic: w.topic,
+                partition: w.partition,
+                response: result.partitions[i],
+              })),
+            )
+          : [];
       return {
         throttleTimeMs: 0,
         errorCode: ErrorCode.NONE,
         sessionId: 0,
+        nodeEndpoints: v >= 16 ? endpoints : undefined,
         responses: [...responses.values()].map((r) => ({
           topic: v <= 12 ? r.topic : undefined,
           topicId: v >= 13 ? r.topicId : undefined,

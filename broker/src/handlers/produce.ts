@@ -10,6 +10,7 @@ import { RecordBatchError } from '../protocol/records/record-batch-error.js';
 import { topicConfigNumber } from '../metadata/topic-config.js';
 import { KafkaError, errorCodeOf } from '../log/kafka-error.js';
 import type { Handler, RequestContext } from './handler.js';
+import { addLeaderHints } from './leader-hints.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
@@ -123,7 +124,16 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           }
         }),
       );
-      return respond(pending);
+      const response = respond(pending);
+      if (ctx.apiVersion >= 10) {
+        const hints = pending.map((p) => ({
+          topic: p.topic,
+          partition: p.response.index,
+          response: p.response,
+        }));
+        response.nodeEndpoints = addLeaderHints(broker, hints);
+      }
+      return response;
     },
   };
 }
