@@ -219,6 +219,30 @@ export class GroupCoordinator {
     return groups.filter((g): g is ConsumerGroup => g !== undefined && g.state !== 'Dead');
   }
 
+  /**
+   * Consumer lag of the groups this broker coordinates: high watermark minus committed offset,
+   * per group and partition. The high watermark comes from the partition's committed state.
+   */
+  async consumerLag(): Promise<{ group: string; topic: string; partition: number; lag: number }[]> {
+    const out: { group: string; topic: string; partition: number; lag: number }[] = [];
+    const highWatermarks = new Map<string, number | undefined>();
+    for (const [group, offsets] of this.offsets) {
+      for (const [key, record] of offsets) {
+        const slash = key.lastIndexOf('/');
+        const topic = key.slice(0, slash);
+        const partition = Number(key.slice(slash + 1));
+        if (!highWatermarks.has(key)) {
+          const state = await this.metadata.readPartition(topic, partition).catch(() => undefined);
+          highWatermarks.set(key, state?.state.highWatermark);
+        }
+        const hwm = highWatermarks.get(key);
+        if (hwm !== undefined && record.offset >= 0)
+          out.push({ group, topic, partition, lag: Math.max(0, hwm - record.offset) });
+      }
+    }
+    return out;
+  }
+
   /** Releases every group (graceful shutdown). */
   async shutdown(): Promise<void> {
     await Promise.all([...this.groups.keys()].map((id) => this.drop(id)));
