@@ -50,7 +50,9 @@ export class OrphanSweeper {
       const listed = await this.objects.list(`${this.options.namespace}/`);
       const referenced = await this.metadata.referencedObjectKeys();
       const orphans = listed
-        .filter((o) => !referenced.has(o.key) && now - o.lastModified.getTime() > this.options.graceMs)
+        .filter(
+          (o) => !referenced.has(o.key) && now - o.lastModified.getTime() > this.options.graceMs,
+        )
         .map((o) => o.key);
       if (orphans.length > 0) {
         await this.objects.delete(orphans);

@@ -30,7 +30,9 @@ test('deletes unreferenced objects past the grace period and keeps every committ
   const ns = broker.config.namespace;
   const orphan = `${ns}/swept/0/segment-00000000000000000099-9-deadbeef0000.kfs`;
   await broker.objects.put(orphan, Buffer.from('never committed'));
-  const committed = (await broker.objects.list(`${ns}/`)).map((o) => o.key).filter((k) => k !== orphan);
+  const committed = (await broker.objects.list(`${ns}/`))
+    .map((o) => o.key)
+    .filter((k) => k !== orphan);
   expect(committed).toHaveLength(4); // a .kfs and an .index per partition
 
   // Within the grace period even an orphan stays: its commit could still be under way.

@@ -17,7 +17,12 @@ test('lag is the high watermark minus the committed offset, per group and partit
   await appendRecords(broker, 'lagging', 0, 10);
   await appendRecords(broker, 'lagging', 1, 4);
   await broker.groups.group('readers');
-  const record = (offset: number) => ({ offset, leaderEpoch: -1, metadata: null, commitTimestamp: 0 });
+  const record = (offset: number) => ({
+    offset,
+    leaderEpoch: -1,
+    metadata: null,
+    commitTimestamp: 0,
+  });
   await broker.groups.commitOffsets('readers', [
     { topic: 'lagging', partition: 0, record: record(7) },
     { topic: 'lagging', partition: 1, record: record(4) },
