@@ -81,8 +81,10 @@ export const PROTOCOL_NOTES = `## Behaviour notes
 - **Fetch** v4-17: long poll honouring \`max.wait.ms\` and \`min.bytes\`, woken by commits;
   topic ids from v13. Fetch sessions (KIP-227) are not created: the broker answers session id 0,
   so clients send full fetch requests. Isolation levels read the same data (no transactions).
-- **ListOffsets**: timestamp lookups work at record-batch granularity (batches are never
-  decompressed): the answer is the first batch whose max timestamp is at or after the target.
+- **ListOffsets**: a timestamp lookup answers the first record at or after the target for
+  uncompressed and gzip batches; for snappy, lz4 and zstd batches (which the broker cannot read
+  without native libraries) it answers the start of the first batch whose max timestamp is at or
+  after the target. Max-timestamp lookups (-3) answer the last offset of that batch.
 - **Metadata**: auto-creates requested topics when \`KAFSCALE_AUTO_CREATE_TOPICS\` is on and the
   client allows it. Leader epochs are -1 until a partition is first used on its leader.
 - **InitProducerId**: idempotent producers only; a transactional id is refused with

@@ -16,9 +16,8 @@ const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 
 /**
- * ListOffsets v0-10: earliest, latest, max timestamp and by timestamp. Timestamp lookups work
- * at record-batch granularity (the broker does not decompress batches): the answer is the first
- * batch whose max timestamp is at or after the target.
+ * ListOffsets v0-10: earliest, latest, max timestamp and by timestamp: the first record at or
+ * after the target (see PartitionLog.offsetForTimestamp for batches the broker cannot read).
  */
 export function listOffsetsHandler(
   broker: BrokerContext,

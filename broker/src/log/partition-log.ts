@@ -15,9 +15,11 @@ import {
   type RecordBatch,
 } from '../protocol/records/record-batch.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import { decodeRecordsIfReadable } from '../protocol/records/record-batch-decoder.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateTable } from './producer-state.js';
 import { KafkaError } from './kafka-error.js';
+import type { ProduceBuffer } from './produce-buffer.js';
 
 export interface LogConfig {
   /** Object key prefix of this cluster's segments. */
@@ -99,6 +101,10 @@ export class PartitionLog {
       cache: SegmentCache;
       config: LogConfig;
       logger: Logger;
+      /** Bytes appended and not yet committed, across partitions; appends beyond it fail. */
+      buffer?: ProduceBuffer;
+      /** Called with the size of every committed segment. */
+      onFlush?: (segmentBytes: number) => void;
     },
   ) {
     this.nextOffset = state.highWatermark;
@@ -214,6 +220,12 @@ export class PartitionLog {
         durable: this.durableAfter(duplicate.lastOffset),
       };
     }
+    if (this.deps.buffer && !this.deps.buffer.tryReserve(batch.bytes.length)) {
+      throw new KafkaError(
+        ErrorCode.KAFKA_STORAGE_ERROR,
+        'produce buffer full: object storage is not keeping up (KAFSCALE_PRODUCE_BUFFER_BYTES)',
+      );
+    }
     const baseOffset = this.nextOffset;
     patchBaseOffset(batch.bytes, 0, baseOffset);
     patchPartitionLeaderEpoch(batch.bytes, 0, this.state.leaderEpoch);
@@ -268,7 +280,11 @@ export class PartitionLog {
       while (this.window.batches.length > 0 && !this.window.timer) {
         const window = this.window;
         this.window = { batches: [], bytes: 0, waiters: [] };
-        await this.flushWindow(window);
+        try {
+          await this.flushWindow(window);
+        } finally {
+          this.deps.buffer?.release(window.bytes);
+        }
       }
     } finally {
       this.flushing = false;
@@ -360,6 +376,7 @@ export class PartitionLog {
     }
     this.segments.push(segment);
     cache.set(segment.key, encoded.segment.subarray(region.start, region.end));
+    this.deps.onFlush?.(encoded.segment.length);
     for (const w of window.waiters) w.resolve();
     this.notifyCommit();
   }
@@ -422,6 +439,7 @@ export class PartitionLog {
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
     this.window = { batches: [], bytes: 0, waiters: [] };
+    this.deps.buffer?.release(queued.bytes);
     this.nextOffset = this.state.highWatermark;
     this.producers.reset(this.state.producers);
     for (const w of [...window.waiters, ...queued.waiters]) w.reject(error);
@@ -439,6 +457,7 @@ export class PartitionLog {
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
     this.window = { batches: [], bytes: 0, waiters: [] };
+    this.deps.buffer?.release(queued.bytes);
     const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed');
     for (const w of queued.waiters) w.reject(error);
     this.notifyCommit();
@@ -596,7 +615,10 @@ export class PartitionLog {
 
   // -- offsets by time ------------------------------------------------------------------------
 
-  /** The first offset whose batch has a timestamp >= ts (batch granularity), or -1. */
+  /**
+   * The first offset with a timestamp >= ts, or -1. Exact for uncompressed and gzip batches;
+   * the start of the batch for codecs the broker cannot read (snappy, lz4, zstd).
+   */
   async offsetForTimestamp(ts: number): Promise<{ offset: number; timestamp: number }> {
     for (const segment of this.segments) {
       if (segment.maxTimestamp < ts || segment.lastOffset < this.state.logStartOffset) continue;
@@ -608,8 +630,14 @@ export class PartitionLog {
       ) {
         const maxTimestamp = readInt64(data, at + 35);
         const base = readInt64(data, at);
-        if (maxTimestamp >= ts && base + data.readInt32BE(at + 23) >= this.state.logStartOffset) {
-          return { offset: Math.max(base, this.state.logStartOffset), timestamp: maxTimestamp };
+        const start = this.state.logStartOffset;
+        if (maxTimestamp >= ts && base + data.readInt32BE(at + 23) >= start) {
+          // The first record at or after ts, when the batch can be read; else the batch start.
+          const size = LOG_OVERHEAD + data.readInt32BE(at + 8);
+          const records = decodeRecordsIfReadable(data.subarray(at, at + size));
+          const hit = records?.find((r) => r.timestamp >= ts && r.offset >= start);
+          if (hit) return { offset: hit.offset, timestamp: hit.timestamp };
+          return { offset: Math.max(base, start), timestamp: maxTimestamp };
         }
       }
     }

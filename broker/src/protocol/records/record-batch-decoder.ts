@@ -1,5 +1,6 @@
-// Reads the records of an uncompressed v2 batch, for tests and tools. The broker's own paths never
-// look inside a batch.
+// Reads the records of a v2 batch, for tests, tools and exact timestamp lookups. The produce and
+// fetch paths never look inside a batch.
+import { gunzipSync } from 'node:zlib';
 import { BATCH_HEADER_SIZE, LOG_OVERHEAD, parseBatchHeader } from './record-batch.js';
 import { RecordBatchError } from './record-batch-error.js';
 import { Cursor, readVarint, readVarlong } from './varint.js';
@@ -70,14 +71,32 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] {
       `cannot decode ${header.compression}-compressed records`,
     );
   }
-  const cursor: Cursor = {
-    buf: batch,
-    pos: BATCH_HEADER_SIZE,
-    end: LOG_OVERHEAD + header.batchLength,
-  };
+  return readRecords(batch, BATCH_HEADER_SIZE, LOG_OVERHEAD + header.batchLength, header);
+}
+
+/**
+ * The records of a batch that is uncompressed or gzip-compressed (zlib is built into Node);
+ * undefined for codecs that would need a native library (snappy, lz4, zstd).
+ */
+export function decodeRecordsIfReadable(batch: Buffer): DecodedRecord[] | undefined {
+  const header = parseBatchHeader(batch);
+  const end = LOG_OVERHEAD + header.batchLength;
+  if (header.compression === 'none') return readRecords(batch, BATCH_HEADER_SIZE, end, header);
+  if (header.compression !== 'gzip') return undefined;
+  const inflated = gunzipSync(batch.subarray(BATCH_HEADER_SIZE, end));
+  return readRecords(inflated, 0, inflated.length, header);
+}
+
+function readRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  header: { recordCount: number; baseOffset: number; baseTimestamp: number },
+): DecodedRecord[] {
+  const cursor: Cursor = { buf, pos: start, end };
   const records: DecodedRecord[] = [];
   for (let i = 0; i < header.recordCount; i++) {
-    records.push(readRecord(batch, cursor, header.baseOffset, header.baseTimestamp));
+    records.push(readRecord(buf, cursor, header.baseOffset, header.baseTimestamp));
   }
   if (cursor.pos !== cursor.end) {
     throw new RecordBatchError('invalid-record', 'bytes left after the last record of the batch');
