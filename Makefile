@@ -26,8 +26,8 @@ generate:
 
 bench:
 	@bash scripts/install-deps.sh
-	npm run build
-	node broker/dist/bench/run.js
+	npx tsx broker/bench/protocol-bench.ts
+	npx tsx broker/bench/throughput.ts
 
 e2e:
 	@bash scripts/install-deps.sh
