@@ -43,7 +43,8 @@ export function offsetCommitHandler(
 
       let groupError: number = ErrorCode.NONE;
       if (generation < 0 && memberId === '') {
-        if (group.size > 0) groupError = ErrorCode.ILLEGAL_GENERATION;
+        // A standalone commit is only allowed while the group has no members (Kafka's rule).
+        if (group.size > 0) groupError = ErrorCode.UNKNOWN_MEMBER_ID;
       } else {
         groupError = group.validateMember(memberId, instanceId, generation);
         if (groupError === ErrorCode.NONE && group.state === 'CompletingRebalance')

@@ -2,11 +2,12 @@ import type { BrokerContext } from '../broker-context.js';
 import type { OffsetDeleteRequest, OffsetDeleteResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Handler } from './handler.js';
+import { subscribedTopics } from '../groups/subscriptions.js';
 import { lookupExistingGroup } from './group-lookup.js';
 
 const GROUP_SUBSCRIBED_TO_TOPIC = 86;
 
-/** OffsetDelete v0: removes committed offsets the group no longer consumes. */
+/** OffsetDelete v0: removes committed offsets the group does not consume. */
 export function offsetDeleteHandler(
   broker: BrokerContext,
 ): Handler<OffsetDeleteRequest, OffsetDeleteResponse> {
@@ -18,14 +19,24 @@ export function offsetDeleteHandler(
       const group = await lookupExistingGroup(broker, request.groupId);
       if (typeof group === 'number') return { errorCode: group, throttleTimeMs: 0, topics: [] };
       if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, throttleTimeMs: 0, topics: [] };
-      // Offsets of an active group may be in use: only an empty group's offsets are deleted.
-      const active = group.state !== 'Empty';
+      // Offsets of topics an active consumer group subscribes to are in use (Kafka's rule);
+      // an active group of another protocol cannot have offsets deleted at all.
+      const subscribed = new Set<string>();
+      if (group.state !== 'Empty') {
+        if (group.protocolType !== 'consumer') {
+          return { errorCode: ErrorCode.NON_EMPTY_GROUP, throttleTimeMs: 0, topics: [] };
+        }
+        for (const m of group.describeMembers()) {
+          for (const t of subscribedTopics(m.memberMetadata) ?? []) subscribed.add(t);
+        }
+      }
       const toDelete: { topic: string; partition: number }[] = [];
       const topics = request.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => {
-          if (active)
+          if (subscribed.has(t.name)) {
             return { partitionIndex: p.partitionIndex, errorCode: GROUP_SUBSCRIBED_TO_TOPIC };
+          }
           toDelete.push({ topic: t.name, partition: p.partitionIndex });
           return { partitionIndex: p.partitionIndex, errorCode: ErrorCode.NONE };
         }),

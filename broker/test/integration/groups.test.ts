@@ -278,6 +278,10 @@ describe('kafkajs', () => {
     const activeDelete = await offsetDelete(groupId, topic, [0]);
     expect(activeDelete.errorCode).toBe(ErrorCode.NONE);
     expect(activeDelete.partitions.get(0)).toBe(GROUP_SUBSCRIBED_TO_TOPIC);
+    // Offsets of a topic the active group does not subscribe to can go.
+    const unsubscribed = await offsetDelete(groupId, `${topic}-unsubscribed`, [0]);
+    expect(unsubscribed.errorCode).toBe(ErrorCode.NONE);
+    expect(unsubscribed.partitions.get(0)).toBe(ErrorCode.NONE);
 
     for (const c of consumers.values()) await c.disconnect();
     consumers.clear();
