@@ -78,7 +78,12 @@ export class Broker {
   /** Graceful stop: answer in-flight requests, hand off partitions and groups, leave. */
   async stop(): Promise<void> {
     this.sweeper.stop();
-    await this.server.close();
+    // Stop accepting, then let go of groups and partitions while in-flight requests drain:
+    // waiting joins are answered and waiting produces see their data committed.
+    const drained = this.server.close();
+    await this.context.groups.shutdown();
+    await this.context.logs.shutdown();
+    await drained;
     await stopBrokerContext(this.context);
     await this.store.close();
     this.context.logger.info('broker stopped', { nodeId: this.context.self.nodeId });
