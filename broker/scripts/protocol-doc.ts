@@ -96,6 +96,13 @@ export const PROTOCOL_NOTES = `## Behaviour notes
   The KIP-848 consumer protocol (ConsumerGroupHeartbeat) is not served. Committed offsets do not
   expire.
 - **OffsetDelete**: only for groups without active members (GROUP_SUBSCRIBED_TO_TOPIC otherwise).
+- **SaslHandshake** v0-1 and **SaslAuthenticate** v0-2: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+  when \`KAFSCALE_SASL_ENABLED\` is on (ILLEGAL_SASL_STATE otherwise). After a v1 handshake the
+  exchange uses SaslAuthenticate (KIP-152); after a v0 handshake raw SASL tokens follow, framed
+  only by a size, as in Kafka 0.10. Before authenticating a connection may only send ApiVersions
+  and the SASL requests; anything else closes it. A failed authentication answers
+  SASL_AUTHENTICATION_FAILED with a message (v0 flow: no answer) and closes the connection.
+  Re-authentication (KIP-368) and delegation tokens are not supported; session lifetime is 0.
 `;
 
 /** Writes docs/protocol.md from the broker's handler registry. */

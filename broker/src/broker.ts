@@ -17,6 +17,9 @@ import { GroupCoordinator } from './groups/group-coordinator.js';
 import { HandlerRegistry } from './server/handler-registry.js';
 import { KafkaServer } from './server/kafka-server.js';
 import { createLogger, type Logger } from './logger.js';
+import { ListenerCertificates } from './security/listener-tls.js';
+import { SaslAuthenticator } from './security/sasl-session.js';
+import { UserStore } from './metadata/cluster-metadata.js';
 import { buildRegistry } from './handlers/registry.js';
 import { randomUUID } from 'node:crypto';
 
@@ -29,6 +32,7 @@ export class Broker {
     readonly registry: HandlerRegistry,
     readonly port: number,
     private readonly sweeper: OrphanSweeper,
+    private readonly certificates?: ListenerCertificates,
   ) {}
 
   static async start(
@@ -45,6 +49,10 @@ export class Broker {
       await withTimeout(probeObjectStore(objects), config.startupTimeoutSec, 'object store');
       const listenPort =
         config.listenPort === 0 ? await pickFreePort(config.listenHost) : config.listenPort;
+      // Bad certificate files stop the broker before it joins the cluster.
+      const certificates = config.tls.enabled
+        ? await ListenerCertificates.load(config.tls, logger)
+        : undefined;
       const context = await createBrokerContext(config, store, objects, logger, listenPort);
       const registry = buildRegistry(context);
       const server = new KafkaServer({
@@ -53,8 +61,17 @@ export class Broker {
         registry,
         logger,
         maxRequestBytes: config.maxRequestBytes,
+        tls: certificates?.serverOptions(),
+        sasl: config.sasl.enabled
+          ? new SaslAuthenticator({
+              mechanisms: config.sasl.mechanisms,
+              users: new UserStore(context.metadata),
+              logger,
+            })
+          : undefined,
       });
       const port = await server.listen();
+      certificates?.watch((options) => server.setSecureContext(options));
       context.logs.startRetention(config.retentionCheckIntervalMs);
       const sweeper = new OrphanSweeper(context.metadata, objects, context.membership, logger, {
         namespace: config.namespace,
@@ -67,7 +84,7 @@ export class Broker {
         listen: `${config.listenHost}:${port}`,
         clusterId: context.clusterId,
       });
-      return new Broker(context, store, server, registry, port, sweeper);
+      return new Broker(context, store, server, registry, port, sweeper, certificates);
     } catch (err) {
       await store.close().catch(() => undefined);
       await objects.close().catch(() => undefined);
@@ -78,6 +95,7 @@ export class Broker {
   /** Graceful stop: answer in-flight requests, hand off partitions and groups, leave. */
   async stop(): Promise<void> {
     this.sweeper.stop();
+    this.certificates?.stop();
     // Stop accepting, then let go of groups and partitions while in-flight requests drain:
     // waiting joins are answered and waiting produces see their data committed.
     const drained = this.server.close();

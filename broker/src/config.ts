@@ -2,6 +2,8 @@
 // Every variable is documented in docs/configuration.md; a bad value stops the broker at start
 // with a message naming the variable.
 
+import { isSaslMechanism, SASL_MECHANISMS, type SaslMechanism } from './security/mechanisms.js';
+
 export interface BrokerConfig {
   /** Configured broker id, or null to claim the lowest free id from the metadata store. */
   brokerId: number | null;
@@ -47,6 +49,18 @@ export interface BrokerConfig {
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
+  /** TLS on the Kafka listener; the files are re-read every reloadIntervalSec. */
+  tls: {
+    enabled: boolean;
+    certFile: string | null;
+    keyFile: string | null;
+    /** CA bundle that client certificates must chain to. */
+    caFile: string | null;
+    clientAuth: 'none' | 'requested' | 'required';
+    reloadIntervalSec: number;
+  };
+  /** SASL on the Kafka listener: required of every connection when enabled. */
+  sasl: { enabled: boolean; mechanisms: SaslMechanism[] };
   logLevel: string;
 }
 
@@ -108,6 +122,50 @@ function hostPort(env: Env, name: string): { host?: string; port?: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name} must be host:port, got "${v}"`);
   return { host: m[1] || undefined, port: Number(m[2]) };
+}
+
+function listenerTls(env: Env): BrokerConfig['tls'] {
+  const clientAuth = str(env, 'KAFSCALE_TLS_CLIENT_AUTH', 'none');
+  if (clientAuth !== 'none' && clientAuth !== 'requested' && clientAuth !== 'required') {
+    throw new ConfigError(
+      `KAFSCALE_TLS_CLIENT_AUTH must be none, requested or required, got "${clientAuth}"`,
+    );
+  }
+  const tls: BrokerConfig['tls'] = {
+    enabled: bool(env, 'KAFSCALE_TLS_ENABLED', false),
+    certFile: optional(env, 'KAFSCALE_TLS_CERT_FILE'),
+    keyFile: optional(env, 'KAFSCALE_TLS_KEY_FILE'),
+    caFile: optional(env, 'KAFSCALE_TLS_CA_FILE'),
+    clientAuth,
+    reloadIntervalSec: int(env, 'KAFSCALE_TLS_RELOAD_INTERVAL_SEC', 30, 1, 86_400),
+  };
+  if (tls.enabled) {
+    if (!tls.certFile) throw new ConfigError('KAFSCALE_TLS_CERT_FILE is required with TLS');
+    if (!tls.keyFile) throw new ConfigError('KAFSCALE_TLS_KEY_FILE is required with TLS');
+    if (clientAuth !== 'none' && !tls.caFile) {
+      throw new ConfigError(`KAFSCALE_TLS_CA_FILE is required with client auth ${clientAuth}`);
+    }
+  }
+  return tls;
+}
+
+function sasl(env: Env): BrokerConfig['sasl'] {
+  const mechanisms = str(env, 'KAFSCALE_SASL_MECHANISMS', SASL_MECHANISMS.join(','))
+    .split(',')
+    .map((m) => m.trim().toUpperCase())
+    .filter(Boolean);
+  for (const m of mechanisms) {
+    if (!isSaslMechanism(m)) {
+      throw new ConfigError(
+        `KAFSCALE_SASL_MECHANISMS may list ${SASL_MECHANISMS.join(', ')}; got "${m}"`,
+      );
+    }
+  }
+  if (mechanisms.length === 0) throw new ConfigError('KAFSCALE_SASL_MECHANISMS is empty');
+  return {
+    enabled: bool(env, 'KAFSCALE_SASL_ENABLED', false),
+    mechanisms: [...new Set(mechanisms as SaslMechanism[])],
+  };
 }
 
 export function loadConfig(env: Env = process.env): BrokerConfig {
@@ -209,6 +267,8 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
       1,
       3_600_000,
     ),
+    tls: listenerTls(env),
+    sasl: sasl(env),
     logLevel,
   };
 }

@@ -1,4 +1,5 @@
 import type { RequestHeader } from '../protocol/generated/index.js';
+import type { SaslSession } from '../security/sasl-session.js';
 
 /** What a handler knows about the request besides its body. */
 export interface RequestContext {
@@ -9,6 +10,13 @@ export interface RequestContext {
   peer: string;
   /** Identity of the client connection, for per-connection ordering. */
   connection: object;
+  /**
+   * Kafka principal of the connection (`User:{name}` after SASL, for ACLs); absent means
+   * `User:ANONYMOUS`.
+   */
+  principal?: string;
+  /** The connection's SASL exchange, when the listener requires SASL. */
+  sasl?: SaslSession;
 }
 
 /**

@@ -18,6 +18,8 @@ import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { adminHandlers } from './admin-handlers.js';
+import { saslHandshakeHandler } from './sasl-handshake.js';
+import { saslAuthenticateHandler } from './sasl-authenticate.js';
 
 /** Every API this broker serves. */
 export function buildRegistry(broker: BrokerContext): HandlerRegistry {
@@ -39,6 +41,8 @@ export function buildRegistry(broker: BrokerContext): HandlerRegistry {
     .register(listGroupsHandler(broker))
     .register(deleteGroupsHandler(broker))
     .register(offsetDeleteHandler(broker))
+    .register(saslHandshakeHandler())
+    .register(saslAuthenticateHandler())
     .register(apiVersionsHandler(registry));
   for (const handler of adminHandlers(broker)) registry.register(handler);
   return registry;

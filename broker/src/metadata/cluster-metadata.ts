@@ -7,6 +7,7 @@ import type {
   PartitionStateRecord,
   SegmentRecord,
   TopicRecord,
+  UserRecord,
 } from './model.js';
 
 /**
@@ -20,8 +21,10 @@ import type {
  *   producer-ids/next                            next free producer id
  *   groups/{group}                               GroupRecord (membership of the last rebalance)
  *   offsets/{group}/{topic}/{partition}          OffsetRecord (committed consumer offsets)
+ *   users/{name}                                 UserRecord (salted SCRAM credentials, no password)
  *
- * Group ids are URI-encoded in keys: unlike topic names they may contain any character.
+ * Group ids and user names are URI-encoded in keys: unlike topic names they may contain any
+ * character.
  *
  * Topics are cached in memory and kept current by a watch, so request handlers look them up
  * synchronously.
@@ -480,6 +483,54 @@ export class ClusterMetadata {
       if (t === topic) ops.push({ type: 'delete', key: o.key });
     }
     for (let i = 0; i < ops.length; i += 100) await this.store.txn([], ops.slice(i, i + 100));
+  }
+}
+
+// -- SASL users (salted SCRAM credentials; plaintext passwords are never stored) -------------
+
+/** The users/{name} keys, read per authentication so added or deleted users apply at once. */
+export class UserStore {
+  constructor(private readonly metadata: ClusterMetadata) {}
+
+  private get prefix(): string {
+    return `${this.metadata.prefix}users/`;
+  }
+
+  key(name: string): string {
+    return `${this.prefix}${encodeURIComponent(name)}`;
+  }
+
+  async get(name: string): Promise<UserRecord | undefined> {
+    const kv = await this.metadata.store.get(this.key(name));
+    return kv ? (JSON.parse(kv.value) as UserRecord) : undefined;
+  }
+
+  /** Creates or replaces a user; resolves true when the user did not exist before. */
+  async put(user: UserRecord): Promise<boolean> {
+    const key = this.key(user.name);
+    const result = await this.metadata.store.txn(
+      [{ key, target: 'createRevision', op: '=', value: 0 }],
+      [{ type: 'put', key, value: JSON.stringify(user) }],
+      [{ type: 'put', key, value: JSON.stringify(user) }],
+    );
+    return result.succeeded;
+  }
+
+  /** Resolves false when there was no such user. */
+  async delete(name: string): Promise<boolean> {
+    const key = this.key(name);
+    const result = await this.metadata.store.txn(
+      [{ key, target: 'createRevision', op: '>', value: 0 }],
+      [{ type: 'delete', key }],
+    );
+    return result.succeeded;
+  }
+
+  async list(): Promise<UserRecord[]> {
+    const kvs = await this.metadata.store.getPrefix(this.prefix);
+    return kvs
+      .map((kv) => JSON.parse(kv.value) as UserRecord)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 }
 

@@ -83,3 +83,21 @@ export interface GroupRecord {
     assignment: string;
   }[];
 }
+
+/**
+ * A salted SCRAM credential (RFC 5802): enough to verify a password and to prove the server's
+ * identity, never the password itself. Byte fields are base64.
+ */
+export interface ScramCredentialRecord {
+  salt: string;
+  iterations: number;
+  storedKey: string;
+  serverKey: string;
+}
+
+/** A SASL user (the value under users/{name}): one credential per SCRAM mechanism. */
+export interface UserRecord {
+  name: string;
+  credentials: Partial<Record<'SCRAM-SHA-256' | 'SCRAM-SHA-512', ScramCredentialRecord>>;
+  updatedAt: number;
+}

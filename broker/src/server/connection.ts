@@ -12,6 +12,7 @@ import type { RequestContext } from '../handlers/handler.js';
 import type { MessageCodec } from '../protocol/codec/message-codec.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { Logger } from '../logger.js';
+import { SASL_MAX_RECEIVE_BYTES, type SaslSession } from '../security/sasl-session.js';
 
 export interface ConnectionOptions {
   registry: HandlerRegistry;
@@ -19,6 +20,8 @@ export interface ConnectionOptions {
   maxRequestBytes: number;
   /** Requests read but not yet answered before reading pauses (backpressure). */
   maxInFlight: number;
+  /** The connection's SASL exchange when the listener requires SASL: it gates every request. */
+  sasl?: SaslSession;
 }
 
 /** One response slot, kept in request order: pipelined requests are answered in order. */
@@ -100,15 +103,20 @@ export class Connection {
         this.buffered >= FRAME_HEADER_BYTES
       ) {
         const size = this.peekSize();
-        if (size < MIN_REQUEST_BYTES || size > this.options.maxRequestBytes) {
-          this.close(
-            `request size ${size} outside [${MIN_REQUEST_BYTES}, ${this.options.maxRequestBytes}]`,
-          );
+        const rawSaslToken = this.options.sasl?.expectsRawToken === true;
+        const minBytes = rawSaslToken ? 1 : MIN_REQUEST_BYTES;
+        const maxBytes =
+          this.options.sasl?.authenticated === false
+            ? Math.min(SASL_MAX_RECEIVE_BYTES, this.options.maxRequestBytes)
+            : this.options.maxRequestBytes;
+        if (size < minBytes || size > maxBytes) {
+          this.close(`request size ${size} outside [${minBytes}, ${maxBytes}]`);
           return;
         }
         if (this.buffered < FRAME_HEADER_BYTES + size) break;
         const frame = this.take(FRAME_HEADER_BYTES + size).subarray(FRAME_HEADER_BYTES);
-        this.onFrame(frame);
+        if (rawSaslToken) this.onSaslToken(frame);
+        else this.onFrame(frame);
       }
     } finally {
       this.processing = false;
@@ -139,6 +147,11 @@ export class Connection {
     const apiVersion = frame.readInt16BE(2);
     const correlationId = frame.readInt32BE(4);
     const api = this.options.registry.get(apiKey);
+    const refusal = this.options.sasl?.refusal(apiKey);
+    if (refusal) {
+      this.close(refusal);
+      return;
+    }
 
     if (apiKey === API_VERSIONS_KEY && api && apiVersion > api.maxVersion) {
       // KIP-511: answer in v0 with our versions so the client can downgrade.
@@ -176,6 +189,8 @@ export class Connection {
       clientId: header.clientId ?? null,
       peer: this.peer,
       connection: this,
+      principal: this.options.sasl?.principal,
+      sasl: this.options.sasl,
     };
     const slot: Slot = { done: false, frame: null };
     this.slots.push(slot);
@@ -212,6 +227,27 @@ export class Connection {
     }
   }
 
+  /** A bare SASL token after SaslHandshake v0: no request header, the reply is a sized token. */
+  private onSaslToken(token: Buffer): void {
+    const slot: Slot = { done: false, frame: null };
+    this.slots.push(slot);
+    this.options.sasl!.rawToken(token).then(
+      (reply) => {
+        if (reply) {
+          slot.frame = Buffer.alloc(FRAME_HEADER_BYTES + reply.length);
+          slot.frame.writeInt32BE(reply.length, 0);
+          reply.copy(slot.frame, FRAME_HEADER_BYTES);
+        }
+        slot.done = true;
+        this.flush();
+      },
+      (err: unknown) => {
+        this.options.logger.error('SASL exchange failed', { peer: this.peer, err: String(err) });
+        this.close('SASL exchange failed');
+      },
+    );
+  }
+
   private respondWith<T>(
     correlationId: number,
     headerVersion: number,
@@ -231,7 +267,22 @@ export class Connection {
       const slot = this.slots.shift()!;
       if (slot.frame && !this.closed && !this.socket.write(slot.frame)) this.writeBlocked = true;
     }
+    const saslFailure = this.options.sasl?.closeReason;
+    if (saslFailure && this.slots.length === 0) {
+      this.closeAfterWrites(saslFailure);
+      return;
+    }
     this.processFrames();
+  }
+
+  /** Like close(), but the responses already written reach the client (a SASL error) first. */
+  private closeAfterWrites(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.logger.info('closing connection', { peer: this.peer, reason });
+    this.chunks = [];
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
   private updateReading(): void {

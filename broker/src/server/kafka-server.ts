@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { Connection } from './connection.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { Logger } from '../logger.js';
+import type { SaslAuthenticator } from '../security/sasl-session.js';
 
 export interface KafkaServerOptions {
   host: string;
@@ -13,6 +14,8 @@ export interface KafkaServerOptions {
   maxInFlightPerConnection?: number;
   /** When set, the listener speaks TLS with these options (key, cert, ca, requestCert...). */
   tls?: tls.TlsOptions;
+  /** When set, every connection must authenticate with SASL before anything but ApiVersions. */
+  sasl?: SaslAuthenticator;
 }
 
 /** The Kafka listener: accepts connections and hands each to a Connection. */
@@ -30,6 +33,15 @@ export class KafkaServer {
       : net.createServer(onSocket);
     this.server = server;
     server.on('error', (err) => this.options.logger.error('listener error', { err: err.message }));
+    // A plaintext client or a bad certificate: the handshake fails and tls drops the socket.
+    // A connection closed before any byte (a TCP probe) is only worth a debug line.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      const level = err.code === 'ECONNRESET' ? 'debug' : 'info';
+      this.options.logger.log(level, 'TLS handshake failed', {
+        peer: `${socket.remoteAddress}:${socket.remotePort}`,
+        err: err.message,
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port, this.options.host, () => {
@@ -41,13 +53,32 @@ export class KafkaServer {
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
+  /** New TLS connections use these certificates (rotation without a restart). */
+  setSecureContext(options: tls.SecureContextOptions): void {
+    if (this.server instanceof tls.Server) this.server.setSecureContext(options);
+  }
+
   private accept(socket: net.Socket): void {
+    // With client auth "requested" a missing certificate is fine, but one that does not verify
+    // is refused, as Kafka does.
+    if (socket instanceof tls.TLSSocket && !socket.authorized) {
+      const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+      if (presented) {
+        this.options.logger.info('TLS client certificate refused', {
+          peer: `${socket.remoteAddress}:${socket.remotePort}`,
+          err: String(socket.authorizationError),
+        });
+        socket.destroy();
+        return;
+      }
+    }
     socket.setNoDelay(true);
     const connection = new Connection(socket, {
       registry: this.options.registry,
       logger: this.options.logger,
       maxRequestBytes: this.options.maxRequestBytes,
       maxInFlight: this.options.maxInFlightPerConnection ?? 256,
+      sasl: this.options.sasl?.newSession(`${socket.remoteAddress}:${socket.remotePort}`),
     });
     this.connections.add(connection);
     socket.on('close', () => this.connections.delete(connection));
