@@ -1,4 +1,5 @@
 import type { ClusterMetadata } from '../metadata/cluster-metadata.js';
+import { MetadataUnavailableError } from '../metadata/metadata-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { SegmentCache } from '../storage/segment-cache.js';
 import type { Logger } from '../logger.js';
@@ -85,7 +86,18 @@ export class LogManager {
       );
     }
     const leaderKey = metadata.leaderKey(topic, partition);
-    const { acquired, holder } = await metadata.acquire(leaderKey, self, membership.lease.id);
+    const { acquired, holder } = await metadata
+      .acquire(leaderKey, self, membership.lease.id)
+      .catch((err: unknown) => {
+        // Retriable for clients, as in PartitionLog.open: UNKNOWN_SERVER_ERROR would be fatal.
+        if (err instanceof MetadataUnavailableError) {
+          throw new KafkaError(
+            ErrorCode.REQUEST_TIMED_OUT,
+            `${topic}-${partition} cannot be opened: ${err.message}`,
+          );
+        }
+        throw err;
+      });
     if (!acquired) {
       // The previous leader is still handing off, or its lease has not expired yet.
       throw new KafkaError(
