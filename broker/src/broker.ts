@@ -132,6 +132,7 @@ export async function createBrokerContext(
       rack: config.rack,
     },
     logger,
+    config.leaseTtlSec,
   );
   const logs = new LogManager({
     metadata,

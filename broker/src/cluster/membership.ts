@@ -16,12 +16,20 @@ export class Membership {
   private readonly listeners: (() => void)[] = [];
   private watch?: Watch;
 
+  private leaving = false;
+
   private constructor(
     private readonly metadata: ClusterMetadata,
-    readonly lease: Lease,
+    private currentLease: Lease,
     readonly self: BrokerRecord,
     private readonly logger: Logger,
+    private readonly leaseTtlSec: number,
   ) {}
+
+  /** The lease this broker's registration and leadership keys live under. */
+  get lease(): Lease {
+    return this.currentLease;
+  }
 
   /**
    * Registers this broker. With a configured id, an earlier incarnation's registration with the
@@ -32,6 +40,7 @@ export class Membership {
     lease: Lease,
     broker: Omit<BrokerRecord, 'nodeId'> & { nodeId: number | null },
     logger: Logger,
+    leaseTtlSec: number,
   ): Promise<Membership> {
     let nodeId = broker.nodeId;
     if (nodeId === null) {
@@ -42,7 +51,7 @@ export class Membership {
     } else {
       await metadata.registerBroker({ ...broker, nodeId }, lease.id);
     }
-    const membership = new Membership(metadata, lease, { ...broker, nodeId }, logger);
+    const membership = new Membership(metadata, lease, { ...broker, nodeId }, logger, leaseTtlSec);
     await membership.start();
     return membership;
   }
@@ -52,13 +61,42 @@ export class Membership {
     this.watch = await this.metadata.store.watchPrefix(prefix, (events) => this.apply(events));
     for (const b of await this.metadata.brokers()) this.live.set(b.nodeId, b);
     this.live.set(this.self.nodeId, this.self);
-    this.lease.onLost(() => {
+    this.watchLease();
+  }
+
+  /**
+   * A lost lease (the metadata store was unreachable for longer than its TTL) means another
+   * broker may already lead our partitions: give up everything, then register again under a
+   * new lease and take part in placement as before.
+   */
+  private watchLease(): void {
+    this.currentLease.onLost(() => {
+      if (this.leaving) return;
       this.logger.error('broker lease lost: giving up every partition', {
         nodeId: this.self.nodeId,
       });
       this.live.delete(this.self.nodeId);
       this.notify();
+      void this.rejoin();
     });
+  }
+
+  private async rejoin(): Promise<void> {
+    for (let attempt = 0; !this.leaving; attempt++) {
+      try {
+        const lease = await this.metadata.store.grantLease(this.leaseTtlSec);
+        await this.metadata.registerBroker(this.self, lease.id);
+        this.currentLease = lease;
+        this.watchLease();
+        this.live.set(this.self.nodeId, this.self);
+        this.logger.info('broker registered again', { nodeId: this.self.nodeId });
+        this.notify();
+        return;
+      } catch (err) {
+        this.logger.warn('registering again failed', { attempt, err: String(err) });
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
   }
 
   private apply(events: WatchEvent[]): void {
@@ -106,7 +144,8 @@ export class Membership {
   }
 
   async leave(): Promise<void> {
+    this.leaving = true;
     await this.watch?.cancel();
-    await this.lease.revoke().catch(() => undefined);
+    await this.currentLease.revoke().catch(() => undefined);
   }
 }

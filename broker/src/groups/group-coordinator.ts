@@ -181,7 +181,10 @@ export class GroupCoordinator {
     groupId: string,
     entries: { topic: string; partition: number; record: OffsetRecord }[],
   ): Promise<void> {
-    await this.chain(groupId, () => this.metadata.commitOffsets(groupId, entries));
+    const committed = await this.chain(groupId, () =>
+      this.metadata.commitOffsets(groupId, entries, this.fence(groupId)),
+    );
+    if (!committed) this.fenced(groupId);
     let offsets = this.offsets.get(groupId);
     if (!offsets) this.offsets.set(groupId, (offsets = new Map()));
     for (const e of entries) offsets.set(`${e.topic}/${e.partition}`, e.record);

@@ -2,6 +2,7 @@ import type { BrokerContext } from '../broker-context.js';
 import type { OffsetCommitRequest, OffsetCommitResponse } from '../protocol/generated/index.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { MetadataUnavailableError } from '../metadata/metadata-store.js';
+import { errorCodeOf } from '../log/kafka-error.js';
 import type { OffsetRecord } from '../metadata/model.js';
 import type { Handler } from './handler.js';
 import { lookupGroup } from './group-lookup.js';
@@ -83,9 +84,13 @@ export function offsetCommitHandler(
       try {
         await broker.groups.commitOffsets(request.groupId, entries);
       } catch (err) {
-        if (!(err instanceof MetadataUnavailableError)) throw err;
-        for (const e of entries)
-          errors.set(`${e.topic}/${e.partition}`, ErrorCode.REQUEST_TIMED_OUT);
+        // Unreachable store: retriable; lost the group to another coordinator: NOT_COORDINATOR.
+        const code =
+          err instanceof MetadataUnavailableError
+            ? ErrorCode.REQUEST_TIMED_OUT
+            : errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+        if (code === ErrorCode.UNKNOWN_SERVER_ERROR) throw err;
+        for (const e of entries) errors.set(`${e.topic}/${e.partition}`, code);
       }
       return respond((topic, partition) => errors.get(`${topic}/${partition}`) ?? ErrorCode.NONE);
     },

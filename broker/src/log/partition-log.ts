@@ -208,8 +208,12 @@ export class PartitionLog {
    * batches are ordered as they were appended. Throws KafkaError for idempotence violations.
    */
   append(batch: RecordBatch): AppendResult {
-    if (this.closed)
-      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log is closed');
+    if (this.closed || this.closing) {
+      throw new KafkaError(
+        ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        'this broker no longer leads the partition',
+      );
+    }
     const { header } = batch;
     const count = header.lastOffsetDelta + 1;
     const duplicate = this.producers.check(header);

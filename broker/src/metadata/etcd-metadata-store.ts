@@ -177,11 +177,22 @@ export class EtcdMetadataStore implements MetadataStore {
     const grantedAt = Date.now();
     const inner = this.client.lease(ttlSeconds, { autoKeepAlive: true });
     let id: string;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      id = await inner.grant();
+      // etcd3 retries a grant without end while etcd is down: bound it like every other call.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new MetadataUnavailableError('etcd grantLease: timed out')),
+          this.requestTimeoutMs,
+        );
+      });
+      id = await Promise.race([inner.grant(), timeout]);
     } catch (error) {
       inner.release();
+      if (error instanceof MetadataUnavailableError) throw error;
       throw translate(error, 'grantLease');
+    } finally {
+      clearTimeout(timer);
     }
     const lease = new EtcdLeaseHandle(inner, id, ttlSeconds * 1000, grantedAt, () =>
       this.leases.delete(lease),
