@@ -6,6 +6,7 @@ import type { ObjectStore } from './storage/object-store.js';
 import type { Logger } from './logger.js';
 import type { GroupCoordinator } from './groups/group-coordinator.js';
 import type { Membership } from './cluster/membership.js';
+import type { ProduceGate } from './observability/produce-gate.js';
 
 /** What request handlers work with: the broker's parts, behind their interfaces. */
 export interface BrokerContext {
@@ -20,4 +21,6 @@ export interface BrokerContext {
   groups: GroupCoordinator;
   objects: ObjectStore;
   logger: Logger;
+  /** Refuses produce while object storage is unavailable; absent, produce is never gated. */
+  produceGate?: ProduceGate;
 }

@@ -10,9 +10,11 @@ import { Membership } from './cluster/membership.js';
 import { OrphanSweeper } from './cluster/orphan-sweeper.js';
 import net from 'node:net';
 import { createObjectStore } from './storage/create-object-store.js';
-import type { ObjectStore } from './storage/object-store.js';
+import type { ObjectStore, ObjectStoreObserver } from './storage/object-store.js';
+import { Observability } from './observability/observability.js';
 import { SegmentCache } from './storage/segment-cache.js';
 import { LogManager } from './log/log-manager.js';
+import { ProduceBuffer } from './log/produce-buffer.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { HandlerRegistry } from './server/handler-registry.js';
 import { KafkaServer } from './server/kafka-server.js';
@@ -32,6 +34,9 @@ export class Broker {
     readonly registry: HandlerRegistry,
     readonly port: number,
     private readonly sweeper: OrphanSweeper,
+    private readonly observability: Observability,
+    /** Port of /metrics, /healthz and /readyz; null when KAFSCALE_METRICS_ADDR is off. */
+    readonly metricsPort: number | null,
     private readonly certificates?: ListenerCertificates,
   ) {}
 
@@ -39,9 +44,10 @@ export class Broker {
     config: BrokerConfig,
     logger: Logger = createLogger(config.logLevel),
   ): Promise<Broker> {
-    const objects = openObjectStore(config);
+    const observability = new Observability(config, logger);
+    const objects = openObjectStore(config, observability.objectStoreObserver);
     const store = await withTimeout(
-      openMetadataStore(config),
+      openMetadataStore(config).then((raw) => observability.instrument(raw)),
       config.startupTimeoutSec,
       'metadata store',
     );
@@ -61,6 +67,7 @@ export class Broker {
         registry,
         logger,
         maxRequestBytes: config.maxRequestBytes,
+        onRequest: observability.metrics.observeRequest,
         tls: certificates?.serverOptions(),
         sasl: config.sasl.enabled
           ? new SaslAuthenticator({
@@ -72,6 +79,7 @@ export class Broker {
       });
       const port = await server.listen();
       certificates?.watch((options) => server.setSecureContext(options));
+      const metricsPort = await observability.start({ context, server, objects, store });
       context.logs.startRetention(config.retentionCheckIntervalMs);
       const sweeper = new OrphanSweeper(context.metadata, objects, context.membership, logger, {
         namespace: config.namespace,
@@ -84,8 +92,19 @@ export class Broker {
         listen: `${config.listenHost}:${port}`,
         clusterId: context.clusterId,
       });
-      return new Broker(context, store, server, registry, port, sweeper, certificates);
+      return new Broker(
+        context,
+        store,
+        server,
+        registry,
+        port,
+        sweeper,
+        observability,
+        metricsPort,
+        certificates,
+      );
     } catch (err) {
+      await observability.stop();
       await store.close().catch(() => undefined);
       await objects.close().catch(() => undefined);
       throw err;
@@ -104,6 +123,7 @@ export class Broker {
     await drained;
     await stopBrokerContext(this.context);
     await this.store.close();
+    await this.observability.stop();
     this.context.logger.info('broker stopped', { nodeId: this.context.self.nodeId });
   }
 }
@@ -137,6 +157,7 @@ export async function createBrokerContext(
   const logs = new LogManager({
     metadata,
     objects,
+    buffer: new ProduceBuffer(config.produceBufferBytes),
     cache: new SegmentCache(config.cacheBytes),
     logger,
     membership,
@@ -174,7 +195,7 @@ export async function stopBrokerContext(context: BrokerContext): Promise<void> {
   await context.objects.close();
 }
 
-function openObjectStore(config: BrokerConfig): ObjectStore {
+function openObjectStore(config: BrokerConfig, onRequest?: ObjectStoreObserver): ObjectStore {
   if (config.s3.bucket) {
     return createObjectStore({
       kind: 's3',
@@ -193,11 +214,12 @@ function openObjectStore(config: BrokerConfig): ObjectStore {
       sse: config.s3.sse ?? undefined,
       kmsKeyId: config.s3.kmsKeyArn ?? undefined,
       maxConcurrency: config.s3.maxConcurrency,
+      onRequest,
     });
   }
   const rootDir = path.resolve(config.dataDir, 'objects');
   fs.mkdirSync(rootDir, { recursive: true });
-  return createObjectStore({ kind: 'local', rootDir });
+  return createObjectStore({ kind: 'local', rootDir, onRequest });
 }
 
 async function openMetadataStore(config: BrokerConfig): Promise<MetadataStore> {

@@ -49,6 +49,18 @@ export interface BrokerConfig {
   groupInitialRebalanceDelayMs: number;
   groupMinSessionTimeoutMs: number;
   groupMaxSessionTimeoutMs: number;
+  /** Metrics and health HTTP listener (/metrics, /healthz, /readyz); null when off. */
+  metrics: { host: string; port: number } | null;
+  /** Object store health thresholds over a sliding window of every request. */
+  s3Health: {
+    windowSec: number;
+    latencyWarnMs: number;
+    latencyCritMs: number;
+    errorRateWarn: number;
+    errorRateCrit: number;
+  };
+  /** Bytes appended but not yet committed, across partitions, before produce is refused. */
+  produceBufferBytes: number;
   /** TLS on the Kafka listener; the files are re-read every reloadIntervalSec. */
   tls: {
     enabled: boolean;
@@ -122,6 +134,49 @@ function hostPort(env: Env, name: string): { host?: string; port?: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name} must be host:port, got "${v}"`);
   return { host: m[1] || undefined, port: Number(m[2]) };
+}
+
+function fraction(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v.trim());
+  if (!/^\d*\.?\d+(e-?\d+)?$/i.test(v.trim()) || !(n > 0 && n <= 1))
+    throw new ConfigError(`${name} must be a number in (0, 1], got "${v}"`);
+  return n;
+}
+
+/** "host:port", ":port", "port" or "off"; an empty or 0 port picks a free one. */
+function metricsAddr(env: Env): { host: string; port: number } | null {
+  const v = str(env, 'KAFSCALE_METRICS_ADDR', ':9093').trim();
+  if (v === 'off') return null;
+  const m = /^(?:(\[[^\]]*\]|[^:]*):)?(\d*)$/.exec(v);
+  if (!m || Number(m[2]) > 65535)
+    throw new ConfigError(`KAFSCALE_METRICS_ADDR must be host:port, :port or off, got "${v}"`);
+  const host = (m[1] ?? '').replace(/^\[(.*)\]$/, '$1');
+  return { host: host || '0.0.0.0', port: Number(m[2] || 0) };
+}
+
+function s3Health(env: Env): BrokerConfig['s3Health'] {
+  const health = {
+    windowSec: int(env, 'KAFSCALE_S3_HEALTH_WINDOW_SEC', 60, 1, 3600),
+    latencyWarnMs: int(env, 'KAFSCALE_S3_LATENCY_WARN_MS', 500, 1, 600_000),
+    latencyCritMs: int(env, 'KAFSCALE_S3_LATENCY_CRIT_MS', 2000, 1, 600_000),
+    errorRateWarn: fraction(env, 'KAFSCALE_S3_ERROR_RATE_WARN', 0.01),
+    errorRateCrit: fraction(env, 'KAFSCALE_S3_ERROR_RATE_CRIT', 0.05),
+  };
+  if (health.latencyWarnMs >= health.latencyCritMs) {
+    throw new ConfigError(
+      `KAFSCALE_S3_LATENCY_WARN_MS (${health.latencyWarnMs}) must be below ` +
+        `KAFSCALE_S3_LATENCY_CRIT_MS (${health.latencyCritMs})`,
+    );
+  }
+  if (health.errorRateWarn >= health.errorRateCrit) {
+    throw new ConfigError(
+      `KAFSCALE_S3_ERROR_RATE_WARN (${health.errorRateWarn}) must be below ` +
+        `KAFSCALE_S3_ERROR_RATE_CRIT (${health.errorRateCrit})`,
+    );
+  }
+  return health;
 }
 
 function listenerTls(env: Env): BrokerConfig['tls'] {
@@ -266,6 +321,15 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
       1_800_000,
       1,
       3_600_000,
+    ),
+    metrics: metricsAddr(env),
+    s3Health: s3Health(env),
+    produceBufferBytes: int(
+      env,
+      'KAFSCALE_PRODUCE_BUFFER_BYTES',
+      256 * 1024 * 1024,
+      1024 * 1024,
+      64 * 1024 * 1024 * 1024,
     ),
     tls: listenerTls(env),
     sasl: sasl(env),

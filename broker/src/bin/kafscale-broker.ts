@@ -32,8 +32,12 @@ async function main(): Promise<void> {
   const meta = config.etcd.endpoints.length
     ? `etcd ${config.etcd.endpoints.join(',')}`
     : 'embedded';
+  const metrics =
+    broker.metricsPort === null || !config.metrics
+      ? 'off'
+      : `http://${config.metrics.host}:${broker.metricsPort}/metrics`;
   console.log(
-    `KafScale broker ${broker.context.self.nodeId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta})`,
+    `KafScale broker ${broker.context.self.nodeId} listening on ${config.listenHost}:${broker.port} (data: ${storage}, metadata: ${meta}, metrics: ${metrics})`,
   );
 
   let stopping = false;

@@ -11,6 +11,7 @@ import { topicConfigNumber } from '../metadata/topic-config.js';
 import { KafkaError, errorCodeOf } from '../log/kafka-error.js';
 import type { Handler, RequestContext } from './handler.js';
 import { addLeaderHints } from './leader-hints.js';
+import { produceErrorForVersion } from '../observability/produce-gate.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
@@ -57,6 +58,7 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           const batch = validateProducedRecords(p.records ?? Buffer.alloc(0), ctx.apiVersion, {
             maxBatchBytes: topicConfigNumber(topic, 'max.message.bytes'),
           });
+          broker.produceGate?.admit();
           const log =
             broker.logs.peek(topic.name, p.index) ?? (await broker.logs.get(topic.name, p.index));
           const appended = log.append(batch);
@@ -124,6 +126,9 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           }
         }),
       );
+      for (const p of pending) {
+        p.response.errorCode = produceErrorForVersion(p.response.errorCode, ctx.apiVersion);
+      }
       const response = respond(pending);
       if (ctx.apiVersion >= 10) {
         const hints = pending.map((p) => ({

@@ -9,6 +9,7 @@ import type { Membership } from '../cluster/membership.js';
 import { ownerOf, partitionKey } from '../cluster/placement.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { KafkaError } from './kafka-error.js';
+import type { ProduceBuffer } from './produce-buffer.js';
 
 /**
  * The partitions this broker leads. Leaders are placed by rendezvous hashing over the live
@@ -21,6 +22,8 @@ export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly opening = new Map<string, Promise<PartitionLog>>();
   private retentionTimer?: NodeJS.Timeout;
+  /** Called with the size of every segment a partition commits (metrics). */
+  onFlush?: (segmentBytes: number) => void;
 
   constructor(
     private readonly deps: {
@@ -30,6 +33,8 @@ export class LogManager {
       config: LogConfig;
       logger: Logger;
       membership: Membership;
+      /** Bounds bytes appended and not yet committed, across partitions. */
+      buffer?: ProduceBuffer;
     },
   ) {
     deps.membership.onChange(() => this.rebalance());
@@ -41,6 +46,11 @@ export class LogManager {
         }
       }
     });
+  }
+
+  /** The produce budget shared by every partition, when bounded. */
+  get buffer(): ProduceBuffer | undefined {
+    return this.deps.buffer;
   }
 
   /** The segment cache shared by every partition. */
@@ -105,7 +115,10 @@ export class LogManager {
         `${topic}-${partition} is still held by broker ${holder}`,
       );
     }
-    const log = await PartitionLog.open(topic, partition, this.deps);
+    const log = await PartitionLog.open(topic, partition, {
+      ...this.deps,
+      onFlush: (bytes) => this.onFlush?.(bytes),
+    });
     this.logs.set(LogManager.key(topic, partition), log);
     if (this.leaderOf(topic, partition) !== self) void this.handOff(log);
     return log;

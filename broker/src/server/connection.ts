@@ -20,9 +20,18 @@ export interface ConnectionOptions {
   maxRequestBytes: number;
   /** Requests read but not yet answered before reading pauses (backpressure). */
   maxInFlight: number;
+  /** Called once per answered request (metrics); response is null when none is sent. */
+  onRequest?: RequestObserver;
   /** The connection's SASL exchange when the listener requires SASL: it gates every request. */
   sasl?: SaslSession;
 }
+
+export type RequestObserver = (
+  api: string,
+  durationMs: number,
+  request: unknown,
+  response: unknown,
+) => void;
 
 /** One response slot, kept in request order: pipelined requests are answered in order. */
 interface Slot {
@@ -194,6 +203,7 @@ export class Connection {
     };
     const slot: Slot = { done: false, frame: null };
     this.slots.push(slot);
+    const started = performance.now();
     // Response header v1 for flexible versions, except ApiVersions which always uses v0.
     const responseHeaderVersion = flexible && apiKey !== API_VERSIONS_KEY ? 1 : 0;
     const finish = (response: unknown) => {
@@ -207,6 +217,7 @@ export class Connection {
         );
       }
       slot.done = true;
+      this.observe(api.definition.name, performance.now() - started, request, response);
       this.flush();
     };
     const fail = (err: unknown) => {
@@ -224,6 +235,14 @@ export class Connection {
       else finish(result);
     } catch (err) {
       fail(err);
+    }
+  }
+
+  private observe(api: string, durationMs: number, request: unknown, response: unknown): void {
+    try {
+      this.options.onRequest?.(api, durationMs, request, response);
+    } catch {
+      // Metrics must never cost a client its answer.
     }
   }
 

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Connection } from './connection.js';
 import type { HandlerRegistry } from './handler-registry.js';
+import type { RequestObserver } from './connection.js';
 import type { Logger } from '../logger.js';
 import type { SaslAuthenticator } from '../security/sasl-session.js';
 
@@ -12,6 +13,8 @@ export interface KafkaServerOptions {
   logger: Logger;
   maxRequestBytes: number;
   maxInFlightPerConnection?: number;
+  /** Sees every answered request (metrics). */
+  onRequest?: RequestObserver;
   /** When set, the listener speaks TLS with these options (key, cert, ca, requestCert...). */
   tls?: tls.TlsOptions;
   /** When set, every connection must authenticate with SASL before anything but ApiVersions. */
@@ -78,6 +81,7 @@ export class KafkaServer {
       logger: this.options.logger,
       maxRequestBytes: this.options.maxRequestBytes,
       maxInFlight: this.options.maxInFlightPerConnection ?? 256,
+      onRequest: this.options.onRequest,
       sasl: this.options.sasl?.newSession(`${socket.remoteAddress}:${socket.remotePort}`),
     });
     this.connections.add(connection);

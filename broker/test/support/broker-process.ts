@@ -25,6 +25,8 @@ export interface BrokerProcessOptions {
 export class BrokerProcess {
   private child?: ChildProcess;
   output = '';
+  /** Port of /metrics, /healthz and /readyz, from the start line; null when metrics are off. */
+  metricsPort: number | null = null;
 
   private constructor(
     readonly port: number,
@@ -57,6 +59,8 @@ export class BrokerProcess {
         KAFSCALE_BROKER_PORT: String(this.port),
         KAFSCALE_DATA_DIR: this.dataDir,
         KAFSCALE_LOG_LEVEL: 'warn',
+        // A free port per process: brokers of parallel tests must not fight over :9093.
+        KAFSCALE_METRICS_ADDR: '127.0.0.1:0',
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +78,10 @@ export class BrokerProcess {
         60_000,
       );
       const check = () => {
-        if (/listening on/.test(this.output)) {
+        // The whole start line: its end names the metrics address.
+        if (/listening on[^\n]*\n/.test(this.output)) {
+          const metrics = /metrics: http:\/\/[^\s]*:(\d+)\/metrics/.exec(this.output);
+          this.metricsPort = metrics ? Number(metrics[1]) : null;
           clearTimeout(timer);
           child.stdout!.off('data', check);
           resolve();
