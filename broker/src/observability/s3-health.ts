@@ -36,6 +36,14 @@ export interface S3HealthThresholds {
   errorRateWarn: number;
   errorRateCrit: number;
   /**
+   * After this many consecutive fast, successful requests a store that has been Unavailable for
+   * at least a second is trusted again and its failures are forgotten, instead of refusing
+   * produce until they age out of the window: while produce is refused only probes reach the
+   * store, too few to dilute the failures (default 3; with probes once a second, recovery within
+   * seconds of S3 coming back). Degraded is judged by the window alone.
+   */
+  recoverAfter?: number;
+  /**
    * The window is judged as if it held at least this many requests, the missing ones fast and
    * successful: one failed request out of three is not a 33% error rate worth refusing produce
    * for. Default 20, so a single error can reach the default critical rate (5%) but not exceed
@@ -67,6 +75,9 @@ export class S3HealthMonitor {
   private current: S3HealthState = S3HealthState.Healthy;
   private timer?: NodeJS.Timeout;
   private probing = false;
+  private consecutiveSuccesses = 0;
+  private unavailableSince = 0;
+  private readonly recoverAfter: number;
   /** State changes since start, by the state entered. */
   readonly transitions = [0, 0, 0];
 
@@ -77,13 +88,29 @@ export class S3HealthMonitor {
       throw new Error('errorRateWarn must be below errorRateCrit');
     this.window = new SlidingWindow(options.windowMs, options.now);
     this.minRequests = options.minRequests ?? 20;
+    this.recoverAfter = options.recoverAfter ?? 3;
   }
 
   /** The object store observer: one call per backend request. */
   readonly record = (_op: ObjectStoreOp, durationMs: number, error?: unknown): void => {
-    this.window.add(durationMs, requestOutcome(error) === 'error');
+    const failed = requestOutcome(error) === 'error';
+    this.consecutiveSuccesses =
+      failed || durationMs >= this.options.latencyWarnMs ? 0 : this.consecutiveSuccesses + 1;
+    const outageMs = this.now() - this.unavailableSince;
+    if (
+      this.current === S3HealthState.Unavailable &&
+      outageMs >= 1000 &&
+      this.consecutiveSuccesses >= this.recoverAfter
+    ) {
+      this.window.clear();
+    }
+    this.window.add(durationMs, failed);
     this.evaluate();
   };
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
 
   get state(): S3HealthState {
     return this.evaluate().state;
@@ -104,6 +131,7 @@ export class S3HealthMonitor {
       const from = this.current;
       this.current = snapshot.state;
       this.transitions[snapshot.state]++;
+      if (snapshot.state === S3HealthState.Unavailable) this.unavailableSince = this.now();
       this.log(from, snapshot);
       this.options.onChange?.(from, snapshot.state, snapshot);
     }

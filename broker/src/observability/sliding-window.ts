@@ -50,6 +50,11 @@ export class SlidingWindow {
     return totals;
   }
 
+  /** Forgets everything recorded so far. */
+  clear(): void {
+    this.buckets.length = 0;
+  }
+
   /** Events per second over the window. */
   rate(): number {
     return this.totals().count / (this.windowMs / 1000);

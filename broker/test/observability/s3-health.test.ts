@@ -114,13 +114,17 @@ test('the window slides: old failures leave it, and an empty window is healthy a
   advance(31_000);
   expect(health.evaluate()).toMatchObject({ state: Unavailable, requests: 30, errorRate: 1 });
 
-  // Success now dilutes the failures still in the window: 30 / 1030 = 2.9%.
-  requests(1000, 10);
-  expect(health.state).toBe(Degraded);
+  // After a second of outage, three fast successes in a row mean the store is back: its
+  // failures are forgotten rather than refusing produce until they age out.
+  requests(2, 10);
+  expect(health.state).toBe(Unavailable);
+  requests(1, 10);
+  expect(health.evaluate()).toMatchObject({ state: Healthy, errors: 0, requests: 1 });
+  requests(997, 10);
 
-  // 30 s later the failures are out of the window.
+  // 30 s later the window still holds only successes.
   advance(30_000);
-  expect(health.evaluate()).toMatchObject({ state: Healthy, errors: 0, requests: 1000 });
+  expect(health.evaluate()).toMatchObject({ state: Healthy, errors: 0, requests: 998 });
 
   // Another failure burst, then silence: with nothing in the window the state recovers.
   requests(100, 3000, 100);
@@ -134,7 +138,6 @@ test('the window slides: old failures leave it, and an empty window is healthy a
   expect(changes.map(([, to]) => to)).toEqual([
     Degraded,
     Unavailable,
-    Degraded,
     Healthy,
     Degraded,
     Unavailable,
@@ -154,10 +157,18 @@ test('a degraded store with slow answers recovers as latency improves', () => {
   expect(health.state).toBe(Unavailable); // average 3075 ms
   advance(45_000); // the 800 ms requests are gone: (100 * 1500 + 200 * 5000) / 300
   expect(health.evaluate().avgLatencyMs).toBeCloseTo(3833.3, 1);
-  requests(300, 20);
-  expect(health.state).toBe(Degraded); // (150000 + 1000000 + 6000) / 600 = 1927 ms
-  requests(3700, 20);
-  expect(health.state).toBe(Healthy); // (150000 + 1000000 + 80000) / 4300 = 286 ms
+  // Fast answers after a second of outage: the store is trusted again at once.
+  requests(3, 20);
+  expect(health.evaluate()).toMatchObject({ state: Healthy, requests: 1, avgLatencyMs: 20 });
+});
+
+test('a store that recovers within the same instant it failed is judged by the window alone', () => {
+  const { health, requests } = monitor();
+  requests(11, 10, 11);
+  expect(health.state).toBe(Unavailable);
+  // No second of outage has passed: successes only dilute (11 / 111 = 9.9%).
+  requests(100, 10);
+  expect(health.state).toBe(Unavailable);
 });
 
 test('state changes are logged: warn on degraded, error on unavailable, info on recovery', () => {
