@@ -569,6 +569,13 @@ export class ConsumerGroup {
 
   /** Marks the group deleted and stops its timers. */
   kill(): void {
+    // Members still waiting are told to find the (new) coordinator.
+    for (const m of this.members.values()) {
+      m.joinWaiter?.(this.errorJoin(ErrorCode.NOT_COORDINATOR, m.memberId));
+      m.joinWaiter = undefined;
+      m.syncWaiter?.(this.errorSync(ErrorCode.NOT_COORDINATOR));
+      m.syncWaiter = undefined;
+    }
     for (const m of [...this.members.values()]) this.removeMember(m);
     clearTimeout(this.rebalanceTimer);
     clearTimeout(this.initialDelayTimer);

@@ -72,6 +72,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
   async function readAll(
     wanted: Wanted[],
     maxBytes: number,
+    v: number,
   ): Promise<{ partitions: FetchResponsePartitionData[]; bytes: number }> {
     let budget = maxBytes;
     let bytes = 0;
@@ -107,13 +108,18 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
           budget -= result.bytes;
         }
       } catch (err) {
-        data.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
-        if (!(err instanceof KafkaError))
-          broker.logger.error('fetch read failed', {
+        // Object storage failed: retriable for the client (KAFKA_STORAGE_ERROR exists from v6;
+        // older clients get NOT_LEADER_OR_FOLLOWER, which they also retry after a refresh).
+        const storageError =
+          v >= 6 ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.NOT_LEADER_OR_FOLLOWER;
+        data.errorCode = errorCodeOf(err, storageError);
+        if (!(err instanceof KafkaError)) {
+          broker.logger.warn('fetch read failed', {
             topic: w.topic,
             partition: w.partition,
             err: String(err),
           });
+        }
       }
     }
     return { partitions, bytes };
@@ -128,7 +134,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
       const wanted = await resolve(request, v);
       const maxBytes = request.maxBytes ?? 0x7fffffff;
       const deadline = Date.now() + Math.max(0, request.maxWaitMs);
-      let result = await readAll(wanted, maxBytes);
+      let result = await readAll(wanted, maxBytes, v);
       for (;;) {
         const remaining = deadline - Date.now();
         const hasError = result.partitions.some((p) => p.errorCode !== ErrorCode.NONE);
@@ -143,7 +149,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
         ]);
         clearTimeout(timer);
         for (const w of waits) w.cancel();
-        result = await readAll(wanted, maxBytes);
+        result = await readAll(wanted, maxBytes, v);
       }
       const responses = new Map<
         string,

@@ -286,6 +286,15 @@ export class PartitionLog {
         this.window = { batches: [], bytes: 0, waiters: [] };
         try {
           await this.flushWindow(window);
+        } catch (err) {
+          // An unexpected failure: the outcome is unknown, so refuse retriably and reload.
+          this.deps.logger.error('flush failed', {
+            topic: this.topic,
+            partition: this.partition,
+            err: String(err),
+          });
+          this.failPending(window, new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'flush failed'));
+          this.close();
         } finally {
           this.deps.buffer?.release(window.bytes);
         }
