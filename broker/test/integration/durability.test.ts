@@ -566,7 +566,20 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
 
     proxy.heal();
     const healedAt = Date.now();
-    await produceGood(topic, 'after-0');
+    // The broker refuses produce (retriably) until its health probes see the store back.
+    let refusedAfterHeal = 0;
+    for (;;) {
+      const response = await produceRaw(client, topic, batchOf(['after-0']));
+      if (response.errorCode === NONE) {
+        expect(response.baseOffset).toBe(acknowledged.get(topic)!.length);
+        acknowledged.get(topic)!.push('after-0');
+        break;
+      }
+      expect(response.errorCode).toBe(KAFKA_STORAGE_ERROR);
+      expect(Date.now() - healedAt).toBeLessThan(15_000);
+      refusedAfterHeal++;
+      await sleep(200);
+    }
     const recoveredMs = Date.now() - healedAt;
     await produceGood(topic, 'after-1');
     await expectExactlyAcknowledged(topic);
@@ -574,7 +587,7 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
       `S3 failing (all requests 503): 3 pipelined acks=all produces answered ` +
         `${failed.map((r) => r.errorCode).join(',')} after ${failedAfterMs} ms ` +
         `(${requestsDuringOutage} S3 requests failed); first produce after heal acknowledged in ` +
-        `${recoveredMs} ms; log holds exactly the ${acknowledged.get(topic)!.length} acknowledged records`,
+        `${recoveredMs} ms (${refusedAfterHeal} refused retriably before); log holds exactly the ${acknowledged.get(topic)!.length} acknowledged records`,
     );
   });
 
@@ -671,33 +684,27 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
     await etcd.restart();
   }, 90_000);
 
-  // KNOWN BUG (reported): after an etcd outage longer than the broker lease TTL (10 s) the
-  // broker logs "broker lease lost: giving up every partition" and never registers again, so it
-  // answers NOT_LEADER_OR_FOLLOWER for every partition until it is restarted. This test asserts
-  // the promised behaviour and is marked failing; make it a plain test() once that is fixed.
-  test.failing(
-    'etcd back after an outage longer than the broker lease: the broker recovers by itself',
-    async () => {
-      const topic = 'etcd-outage';
-      const restarted = Date.now();
-      const codes: number[] = [];
-      let recovered: ProduceResponsePartitionProduceResponse | undefined;
-      while (!recovered && Date.now() - restarted < 15_000) {
-        const r = await produceRaw(client, topic, batchOf(['recovered']));
-        if (r.errorCode === NONE) recovered = r;
-        else codes.push(r.errorCode);
-        await sleep(250);
-      }
-      findings.push(
-        `etcd restarted: ${recovered ? `produce succeeded after ${Date.now() - restarted} ms` : 'no recovery within 15 s'}; ` +
-          `codes meanwhile: ${[...new Set(codes)].join(',') || 'none'}`,
-      );
-      expect(recovered).toBeDefined();
-      expect(recovered!.baseOffset).toBe(acknowledged.get(topic)!.length);
-      acknowledged.get(topic)!.push('recovered');
-    },
-    30_000,
-  );
+  // After an outage longer than the lease TTL the broker lost its registration: it must
+  // register again under a new lease and lead its partitions again by itself.
+  test('etcd back after an outage longer than the broker lease: the broker recovers by itself', async () => {
+    const topic = 'etcd-outage';
+    const restarted = Date.now();
+    const codes: number[] = [];
+    let recovered: ProduceResponsePartitionProduceResponse | undefined;
+    while (!recovered && Date.now() - restarted < 15_000) {
+      const r = await produceRaw(client, topic, batchOf(['recovered']));
+      if (r.errorCode === NONE) recovered = r;
+      else codes.push(r.errorCode);
+      await sleep(250);
+    }
+    findings.push(
+      `etcd restarted: ${recovered ? `produce succeeded after ${Date.now() - restarted} ms` : 'no recovery within 15 s'}; ` +
+        `codes meanwhile: ${[...new Set(codes)].join(',') || 'none'}`,
+    );
+    expect(recovered).toBeDefined();
+    expect(recovered!.baseOffset).toBe(acknowledged.get(topic)!.length);
+    acknowledged.get(topic)!.push('recovered');
+  }, 30_000);
 
   test('after the etcd outage and a broker restart, everything acknowledged is intact', async () => {
     await client.close();
