@@ -28,6 +28,7 @@ import {
   type Watch,
   type WatchEvent,
 } from './metadata-store.js';
+import { syncDir } from '../util/sync-dir.js';
 
 export interface EmbeddedMetadataStoreOptions {
   /** Log size that triggers a snapshot and a log truncation. */
@@ -636,15 +637,6 @@ async function writeFully(file: FileHandle, bytes: Buffer): Promise<void> {
   while (offset < bytes.length) {
     const { bytesWritten } = await file.write(bytes, offset, bytes.length - offset);
     offset += bytesWritten;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

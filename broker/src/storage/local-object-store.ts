@@ -13,6 +13,7 @@ import {
   type ObjectStoreObserver,
   type ObjectStoreOp,
 } from './object-store.js';
+import { syncDir } from '../util/sync-dir.js';
 
 export interface LocalObjectStoreOptions {
   onRequest?: ObjectStoreObserver;
@@ -242,15 +243,6 @@ export function compareKeys(a: string, b: string): number {
     if (ca > 0xffff) i++;
   }
   return a.length - b.length;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function unlinkIfPresent(file: string): Promise<void> {
