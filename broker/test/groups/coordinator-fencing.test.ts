@@ -12,7 +12,12 @@ afterEach(async () => {
   await broker.close();
 });
 
-const record = (offset: number) => ({ offset, leaderEpoch: -1, metadata: null, commitTimestamp: 0 });
+const record = (offset: number) => ({
+  offset,
+  leaderEpoch: -1,
+  metadata: null,
+  commitTimestamp: 0,
+});
 
 test('a coordinator that lost its group can no longer write its offsets', async () => {
   await broker.groups.group('g1');
@@ -20,7 +25,9 @@ test('a coordinator that lost its group can no longer write its offsets', async 
 
   // Another broker (id 7) took the group over while this one was paused.
   await broker.store.put(broker.metadata.coordinatorKey('g1'), holderValue(7, 'another-lease'));
-  const late = broker.groups.commitOffsets('g1', [{ topic: 'fenced', partition: 0, record: record(2) }]);
+  const late = broker.groups.commitOffsets('g1', [
+    { topic: 'fenced', partition: 0, record: record(2) },
+  ]);
   await expect(late).rejects.toThrow(KafkaError);
   await expect(late).rejects.toMatchObject({ code: ErrorCode.NOT_COORDINATOR });
 
