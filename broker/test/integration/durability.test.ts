@@ -33,6 +33,8 @@ const METADATA = 3;
 const INIT_PRODUCER_ID = 22;
 
 const NONE = 0;
+const LEADER_NOT_AVAILABLE = 5;
+const NOT_LEADER_OR_FOLLOWER = 6;
 const REQUEST_TIMED_OUT = 7;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = 45;
 const INVALID_PRODUCER_EPOCH = 47;
@@ -85,6 +87,8 @@ async function fetchAll(
   const records: FetchedRecord[] = [];
   const batches: Buffer[] = [];
   let next = 0;
+  // A restarted broker may need a lease TTL before it leads every partition again.
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const { body } = await client.request<FetchResponse>(FETCH, 4, {
       replicaId: -1,
@@ -97,6 +101,11 @@ async function fetchAll(
       ],
     });
     const partition = body.responses[0].partitions[0];
+    if ([LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER].includes(partition.errorCode)) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await sleep(250);
+      continue;
+    }
     expect(partition.errorCode).toBe(NONE);
     const data = partition.records ?? Buffer.alloc(0);
     const before = next;
