@@ -10,6 +10,7 @@ import { Membership } from './cluster/membership.js';
 import { OrphanSweeper } from './cluster/orphan-sweeper.js';
 import net from 'node:net';
 import { createObjectStore } from './storage/create-object-store.js';
+import { ReadReplicaObjectStore } from './storage/read-replica-object-store.js';
 import type { ObjectStore, ObjectStoreObserver } from './storage/object-store.js';
 import { Observability } from './observability/observability.js';
 import { SegmentCache } from './storage/segment-cache.js';
@@ -197,29 +198,55 @@ export async function stopBrokerContext(context: BrokerContext): Promise<void> {
 
 function openObjectStore(config: BrokerConfig, onRequest?: ObjectStoreObserver): ObjectStore {
   if (config.s3.bucket) {
-    return createObjectStore({
-      kind: 's3',
-      bucket: config.s3.bucket,
-      region: config.s3.region,
-      endpoint: config.s3.endpoint ?? undefined,
-      forcePathStyle: config.s3.pathStyle,
-      credentials:
-        config.s3.accessKeyId && config.s3.secretAccessKey
-          ? {
-              accessKeyId: config.s3.accessKeyId,
-              secretAccessKey: config.s3.secretAccessKey,
-              sessionToken: config.s3.sessionToken ?? undefined,
-            }
-          : undefined,
-      sse: config.s3.sse ?? undefined,
-      kmsKeyId: config.s3.kmsKeyArn ?? undefined,
-      maxConcurrency: config.s3.maxConcurrency,
+    const { read } = config.s3;
+    const primary = openS3(
+      config,
+      config.s3.bucket,
+      config.s3.region,
+      config.s3.endpoint,
       onRequest,
-    });
+    );
+    if (!read.bucket) return primary;
+    const replica = openS3(
+      config,
+      read.bucket,
+      read.region ?? config.s3.region,
+      read.endpoint ?? config.s3.endpoint,
+      onRequest,
+    );
+    return new ReadReplicaObjectStore(primary, replica);
   }
   const rootDir = path.resolve(config.dataDir, 'objects');
   fs.mkdirSync(rootDir, { recursive: true });
   return createObjectStore({ kind: 'local', rootDir, onRequest });
+}
+
+function openS3(
+  config: BrokerConfig,
+  bucket: string,
+  region: string,
+  endpoint: string | null,
+  onRequest?: ObjectStoreObserver,
+): ObjectStore {
+  return createObjectStore({
+    kind: 's3',
+    bucket,
+    region,
+    endpoint: endpoint ?? undefined,
+    forcePathStyle: config.s3.pathStyle,
+    credentials:
+      config.s3.accessKeyId && config.s3.secretAccessKey
+        ? {
+            accessKeyId: config.s3.accessKeyId,
+            secretAccessKey: config.s3.secretAccessKey,
+            sessionToken: config.s3.sessionToken ?? undefined,
+          }
+        : undefined,
+    sse: config.s3.sse ?? undefined,
+    kmsKeyId: config.s3.kmsKeyArn ?? undefined,
+    maxConcurrency: config.s3.maxConcurrency,
+    onRequest,
+  });
 }
 
 async function openMetadataStore(config: BrokerConfig): Promise<MetadataStore> {

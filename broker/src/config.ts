@@ -24,6 +24,8 @@ export interface BrokerConfig {
     endpoint: string | null;
     pathStyle: boolean;
     kmsKeyArn: string | null;
+    /** A replica bucket to read from (e.g. a cross-region replica); writes go to `bucket`. */
+    read: { bucket: string | null; region: string | null; endpoint: string | null };
     /** Server-side encryption: SSE-S3 (AES256), SSE-KMS (aws:kms) or none. */
     sse: 'AES256' | 'aws:kms' | null;
     accessKeyId: string | null;
@@ -277,6 +279,11 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
       pathStyle: bool(env, 'KAFSCALE_S3_PATH_STYLE', false),
       kmsKeyArn: optional(env, 'KAFSCALE_S3_KMS_ARN'),
       sse: sse(env),
+      read: {
+        bucket: optional(env, 'KAFSCALE_S3_READ_BUCKET'),
+        region: optional(env, 'KAFSCALE_S3_READ_REGION'),
+        endpoint: optional(env, 'KAFSCALE_S3_READ_ENDPOINT'),
+      },
       accessKeyId: optional(env, 'KAFSCALE_S3_ACCESS_KEY'),
       secretAccessKey: optional(env, 'KAFSCALE_S3_SECRET_KEY'),
       sessionToken: optional(env, 'KAFSCALE_S3_SESSION_TOKEN'),
