@@ -19,9 +19,8 @@ import {
 } from '../support/wire-client.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
-const FUZZ_MS = 20_000;
-const TARGET_FRAMES = 60_000;
-const MIN_FRAMES = 20_000;
+/** A fixed amount of work, not a time budget: the count must not depend on machine load. */
+const FRAMES = 30_000;
 const WORKERS = 48;
 
 /** Small, fast, seedable PRNG (mulberry32): a failing run can be replayed from its seed. */
@@ -420,7 +419,7 @@ describe('server fuzz', () => {
     const started = Date.now();
     const worker = async (w: number) => {
       const g = prng(seed + w * 7919);
-      while (Date.now() - started < FUZZ_MS && frames < TARGET_FRAMES) {
+      while (frames < FRAMES) {
         const count = g.int(1, 3);
         const parts = Array.from({ length: count }, () => fuzzFrame(g, correlationId++));
         frames += count;
@@ -440,7 +439,7 @@ describe('server fuzz', () => {
         `outcomes ${JSON.stringify(outcomes)}; ` +
         `rss ${mb(base.rss)} -> peak ${mb(peakRss)} MiB, heapUsed ${mb(base.heapUsed)} -> peak ${mb(peakHeap)} MiB`,
     );
-    expect(frames).toBeGreaterThanOrEqual(MIN_FRAMES);
+    expect(frames).toBeGreaterThanOrEqual(FRAMES);
     // Every kind of outcome was exercised.
     for (const n of Object.values(outcomes)) expect(n).toBeGreaterThan(0);
     expect(peakRss - base.rss).toBeLessThan(512 * 1024 * 1024);
@@ -452,7 +451,7 @@ describe('server fuzz', () => {
     expect(server.connectionCount).toBe(0);
     const g = prng(1);
     expect(await exchange(port, validRequest(g, 1), g, registry)).toBe('answered');
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('decoder fuzz', () => {
