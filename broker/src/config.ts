@@ -38,6 +38,10 @@ export interface BrokerConfig {
   segmentBytes: number;
   flushIntervalMs: number;
   produceSyncFlush: boolean;
+  /** One object (one PUT) for all partitions flushed together; compacted per partition later. */
+  packSegments: boolean;
+  compactBytes: number;
+  compactMaxAgeMs: number;
   cacheBytes: number;
   readAheadSegments: number;
   autoCreateTopics: boolean;
@@ -76,6 +80,8 @@ export interface BrokerConfig {
   /** SASL on the Kafka listener: required of every connection when enabled. */
   sasl: { enabled: boolean; mechanisms: SaslMechanism[] };
   logLevel: string;
+  /** Protocol tracing: one debug log line per Kafka request and per response. */
+  traceKafka: boolean;
 }
 
 export class ConfigError extends Error {
@@ -298,6 +304,9 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     segmentBytes: int(env, 'KAFSCALE_SEGMENT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     flushIntervalMs: int(env, 'KAFSCALE_FLUSH_INTERVAL_MS', 10, 0, 60_000),
     produceSyncFlush: bool(env, 'KAFSCALE_PRODUCE_SYNC_FLUSH', true),
+    packSegments: bool(env, 'KAFSCALE_PACK_SEGMENTS', true),
+    compactBytes: int(env, 'KAFSCALE_COMPACT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    compactMaxAgeMs: int(env, 'KAFSCALE_COMPACT_MAX_AGE_MS', 10_000, 0, 3_600_000),
     cacheBytes: int(env, 'KAFSCALE_CACHE_BYTES', 256 * 1024 * 1024, 0),
     readAheadSegments: int(env, 'KAFSCALE_READAHEAD_SEGMENTS', 2, 0, 64),
     autoCreateTopics: bool(env, 'KAFSCALE_AUTO_CREATE_TOPICS', true),
@@ -341,5 +350,11 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     tls: listenerTls(env),
     sasl: sasl(env),
     logLevel,
+    traceKafka: traceKafka(env),
   };
+}
+
+/** KAFSCALE_TRACE_KAFKA; read by the Kafka listener, which may be built without a BrokerConfig. */
+export function traceKafka(env: Env = process.env): boolean {
+  return bool(env, 'KAFSCALE_TRACE_KAFKA', false);
 }

@@ -13,7 +13,8 @@ function help(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run "kafscale <command> --help" for its usage. The metadata store is reached with the',
-    "broker's variables (KAFSCALE_ETCD_ENDPOINTS, KAFSCALE_CLUSTER_NAME, KAFSCALE_DATA_DIR).",
+    "broker's variables (KAFSCALE_ETCD_ENDPOINTS, KAFSCALE_CLUSTER_NAME, KAFSCALE_DATA_DIR),",
+    'object storage with its KAFSCALE_S3_* variables.',
   ].join('\n');
 }
 

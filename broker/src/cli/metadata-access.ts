@@ -26,7 +26,19 @@ export async function withClusterMetadata<T>(
     store = await EmbeddedMetadataStore.open(path.resolve(config.dataDir, 'metadata'));
   }
   try {
-    const metadata = await ClusterMetadata.open(store, config.clusterName);
+    let metadata: ClusterMetadata;
+    try {
+      metadata = await ClusterMetadata.open(store, config.clusterName);
+    } catch (err) {
+      const where =
+        config.etcd.endpoints.length > 0
+          ? `etcd ${config.etcd.endpoints.join(',')}`
+          : `the embedded store in ${path.resolve(config.dataDir, 'metadata')}`;
+      throw new Error(
+        `cannot read the metadata store (${where}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
     try {
       return await fn(metadata);
     } finally {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Compare, MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
+import type { Compare, KeyValue, MetadataStore, Op, Watch, WatchEvent } from './metadata-store.js';
 import type {
   BrokerRecord,
   GroupRecord,
@@ -22,6 +22,7 @@ import type {
  *   groups/{group}                               GroupRecord (membership of the last rebalance)
  *   offsets/{group}/{topic}/{partition}          OffsetRecord (committed consumer offsets)
  *   users/{name}                                 UserRecord (salted SCRAM credentials, no password)
+ *   snapshots/last                               SnapshotStatusRecord (last successful snapshot)
  *
  * Group ids and user names are URI-encoded in keys: unlike topic names they may contain any
  * character.
@@ -484,6 +485,43 @@ export class ClusterMetadata {
     }
     for (let i = 0; i < ops.length; i += 100) await this.store.txn([], ops.slice(i, i + 100));
   }
+
+  // -- metadata snapshots (`kafscale snapshot`) -------------------------------------------------
+
+  /** Where the last successful snapshot is recorded (read by the operator and for metrics). */
+  snapshotStatusKey(): string {
+    return `${this.prefix}snapshots/last`;
+  }
+
+  /**
+   * Every key of the cluster, in key order, from one read: the etcd store pages a prefix read at
+   * the revision of its first page, so this is one consistent view of the cluster.
+   */
+  async readAll(): Promise<KeyValue[]> {
+    return this.store.getPrefix(this.prefix);
+  }
+
+  async recordSnapshot(status: SnapshotStatusRecord): Promise<void> {
+    await this.store.put(this.snapshotStatusKey(), JSON.stringify(status));
+  }
+
+  async lastSnapshot(): Promise<SnapshotStatusRecord | undefined> {
+    const kv = await this.store.get(this.snapshotStatusKey());
+    return kv ? (JSON.parse(kv.value) as SnapshotStatusRecord) : undefined;
+  }
+}
+
+/** The value of snapshots/last: the newest snapshot `kafscale snapshot create` completed. */
+export interface SnapshotStatusRecord {
+  bucket: string;
+  /** Object key of the snapshot document; its checksum is at `${key}.sha256`. */
+  key: string;
+  sha256: string;
+  /** Completion time, ms since the epoch. */
+  completedAt: number;
+  /** Highest modRevision among the keys in the snapshot. */
+  revision: number;
+  keys: number;
 }
 
 // -- SASL users (salted SCRAM credentials; plaintext passwords are never stored) -------------

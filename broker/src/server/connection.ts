@@ -13,6 +13,7 @@ import type { MessageCodec } from '../protocol/codec/message-codec.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { Logger } from '../logger.js';
 import { SASL_MAX_RECEIVE_BYTES, type SaslSession } from '../security/sasl-session.js';
+import { traceRequest, traceResponse, type TraceFields } from './trace.js';
 
 export interface ConnectionOptions {
   registry: HandlerRegistry;
@@ -24,6 +25,8 @@ export interface ConnectionOptions {
   onRequest?: RequestObserver;
   /** The connection's SASL exchange when the listener requires SASL: it gates every request. */
   sasl?: SaslSession;
+  /** Protocol tracing (KAFSCALE_TRACE_KAFKA): a debug line per request and per response. */
+  trace?: boolean;
 }
 
 export type RequestObserver = (
@@ -164,13 +167,13 @@ export class Connection {
 
     if (apiKey === API_VERSIONS_KEY && api && apiVersion > api.maxVersion) {
       // KIP-511: answer in v0 with our versions so the client can downgrade.
-      this.respondWith(
-        correlationId,
-        0,
-        ApiVersionsResponseCodec,
-        0,
-        unsupportedApiVersionsResponse(this.options.registry),
-      );
+      const body = unsupportedApiVersionsResponse(this.options.registry);
+      if (this.options.trace) {
+        const fields = this.traceFields('ApiVersions', apiVersion, correlationId, null);
+        traceRequest(this.options.logger, fields);
+        traceResponse(this.options.logger, fields, 0, body);
+      }
+      this.respondWith(correlationId, 0, ApiVersionsResponseCodec, 0, body);
       return;
     }
     if (!api || apiVersion < api.minVersion || apiVersion > api.maxVersion) {
@@ -204,6 +207,10 @@ export class Connection {
     const slot: Slot = { done: false, frame: null };
     this.slots.push(slot);
     const started = performance.now();
+    const trace = this.options.trace
+      ? this.traceFields(api.definition.name, apiVersion, correlationId, ctx.clientId)
+      : undefined;
+    if (trace) traceRequest(this.options.logger, trace);
     // Response header v1 for flexible versions, except ApiVersions which always uses v0.
     const responseHeaderVersion = flexible && apiKey !== API_VERSIONS_KEY ? 1 : 0;
     const finish = (response: unknown) => {
@@ -217,7 +224,9 @@ export class Connection {
         );
       }
       slot.done = true;
-      this.observe(api.definition.name, performance.now() - started, request, response);
+      const durationMs = performance.now() - started;
+      this.observe(api.definition.name, durationMs, request, response);
+      if (trace) traceResponse(this.options.logger, trace, durationMs, response);
       this.flush();
     };
     const fail = (err: unknown) => {
@@ -244,6 +253,15 @@ export class Connection {
     } catch {
       // Metrics must never cost a client its answer.
     }
+  }
+
+  private traceFields(
+    api: string,
+    version: number,
+    correlationId: number,
+    clientId: string | null,
+  ): TraceFields {
+    return { api, version, correlationId, clientId, peer: this.peer };
   }
 
   /** A bare SASL token after SaslHandshake v0: no request header, the reply is a sized token. */

@@ -5,6 +5,7 @@ import type { HandlerRegistry } from './handler-registry.js';
 import type { RequestObserver } from './connection.js';
 import type { Logger } from '../logger.js';
 import type { SaslAuthenticator } from '../security/sasl-session.js';
+import { traceKafka } from '../config.js';
 
 export interface KafkaServerOptions {
   host: string;
@@ -19,14 +20,28 @@ export interface KafkaServerOptions {
   tls?: tls.TlsOptions;
   /** When set, every connection must authenticate with SASL before anything but ApiVersions. */
   sasl?: SaslAuthenticator;
+  /**
+   * Protocol tracing: a debug log line per request and per response (api, version, correlation
+   * id, client id, peer, duration, error codes; never bytes). Default: KAFSCALE_TRACE_KAFKA.
+   */
+  traceKafka?: boolean;
 }
 
 /** The Kafka listener: accepts connections and hands each to a Connection. */
 export class KafkaServer {
   private server?: net.Server;
   private readonly connections = new Set<Connection>();
+  private readonly trace: boolean;
 
-  constructor(private readonly options: KafkaServerOptions) {}
+  constructor(private readonly options: KafkaServerOptions) {
+    this.trace = options.traceKafka ?? traceKafka(process.env);
+    if (this.trace && !options.logger.isDebugEnabled()) {
+      options.logger.warn(
+        'KAFSCALE_TRACE_KAFKA is on but the log level hides its debug lines: ' +
+          'set KAFSCALE_LOG_LEVEL=debug to see them',
+      );
+    }
+  }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
   async listen(): Promise<number> {
@@ -83,6 +98,7 @@ export class KafkaServer {
       maxInFlight: this.options.maxInFlightPerConnection ?? 256,
       onRequest: this.options.onRequest,
       sasl: this.options.sasl?.newSession(`${socket.remoteAddress}:${socket.remotePort}`),
+      trace: this.trace,
     });
     this.connections.add(connection);
     socket.on('close', () => this.connections.delete(connection));

@@ -126,7 +126,7 @@ test('bad invocations exit non-zero with a message and change nothing', async ()
     [['users', 'add', 'carol', '--password', 'pw'], '', 2, /Unknown option '--password'/],
     [['users', 'add', '--password-stdin'], 'pw', 2, /exactly one user name/],
     [['users', 'rename', 'carol'], '', 2, /unknown users subcommand/],
-    [['topics'], '', 2, /unknown command "topics"/],
+    [['nonsense'], '', 2, /unknown command "nonsense"/],
     [[], '', 2, /Usage: kafscale <command>/],
   ];
   const results = await Promise.all(cases.map(([args, input]) => kafscale(args, env, input)));
