@@ -68,6 +68,7 @@ export class Broker {
         registry,
         logger,
         maxRequestBytes: config.maxRequestBytes,
+        traceKafka: config.traceKafka,
         onRequest: observability.metrics.observeRequest,
         tls: certificates?.serverOptions(),
         sasl: config.sasl.enabled
