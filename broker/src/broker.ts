@@ -83,6 +83,7 @@ export class Broker {
       certificates?.watch((options) => server.setSecureContext(options));
       const metricsPort = await observability.start({ context, server, objects, store });
       context.logs.startRetention(config.retentionCheckIntervalMs);
+      context.logs.startCompaction();
       const sweeper = new OrphanSweeper(context.metadata, objects, context.membership, logger, {
         namespace: config.namespace,
         graceMs: config.orphanGraceSec * 1000,
@@ -170,6 +171,9 @@ export async function createBrokerContext(
       indexIntervalBytes: 4096,
       readAheadSegments: config.readAheadSegments,
       rangeReadThresholdBytes: 8 * 1024 * 1024,
+      packSegments: config.packSegments,
+      compactBytes: config.compactBytes,
+      compactMaxAgeMs: config.compactMaxAgeMs,
     },
   });
   const groups = new GroupCoordinator(metadata, logger, membership, {

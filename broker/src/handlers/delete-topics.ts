@@ -1,5 +1,6 @@
 import type { BrokerContext } from '../broker-context.js';
 import type { TopicRecord } from '../metadata/model.js';
+import { exclusiveObjectKeys } from '../storage/packed-object.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import {
   DeleteTopicsRequestCodec,
@@ -85,7 +86,7 @@ export function deleteTopicsHandler(broker: BrokerContext): DeleteTopicsHandler 
         const manifests = await Promise.all(
           partitions.map((p) => metadata.readSegments(topic.name, p)),
         );
-        for (const s of manifests.flat()) keys.push(s.key, s.indexKey);
+        for (const s of manifests.flat()) keys.push(...exclusiveObjectKeys(s));
       }
       const deleted = await metadata.deleteTopic(topic.name);
       if (!deleted) {

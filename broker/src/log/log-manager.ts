@@ -10,6 +10,15 @@ import { ownerOf, partitionKey } from '../cluster/placement.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { KafkaError } from './kafka-error.js';
 import type { ProduceBuffer } from './produce-buffer.js';
+import { SegmentPacker } from './segment-packer.js';
+import { SegmentCompactor } from './segment-compactor.js';
+
+/** The most a flushed segment waits for others to share its PUT after a quiet spell. */
+const PACK_LINGER_MS = 5;
+/** Partitions compacted at the same time by one pass. */
+const COMPACTION_CONCURRENCY = 16;
+/** Runs one partition may have rewritten per pass, so a backlog cannot hold up the others. */
+const COMPACTIONS_PER_PASS = 10;
 
 /**
  * The partitions this broker leads. Leaders are placed by rendezvous hashing over the live
@@ -22,6 +31,11 @@ export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly opening = new Map<string, Promise<PartitionLog>>();
   private retentionTimer?: NodeJS.Timeout;
+  private compactionTimer?: NodeJS.Timeout;
+  private compacting?: Promise<number>;
+  /** Present when segments are packed (KAFSCALE_PACK_SEGMENTS). */
+  readonly packer?: SegmentPacker;
+  private readonly compactor?: SegmentCompactor;
   /** Called with the size of every segment a partition commits (metrics). */
   onFlush?: (segmentBytes: number) => void;
 
@@ -37,6 +51,26 @@ export class LogManager {
       buffer?: ProduceBuffer;
     },
   ) {
+    const { config } = deps;
+    if (config.packSegments) {
+      this.packer = new SegmentPacker(
+        deps.objects,
+        deps.logger,
+        {
+          namespace: config.namespace,
+          intervalMs: config.flushIntervalMs,
+          lingerMs: Math.min(PACK_LINGER_MS, config.flushIntervalMs / 2),
+          maxBytes: config.segmentBytes,
+        },
+        deps.membership.self.nodeId,
+      );
+      this.compactor = new SegmentCompactor(deps.objects, deps.cache, deps.logger, {
+        namespace: config.namespace,
+        minBytes: config.compactBytes,
+        maxAgeMs: config.compactMaxAgeMs,
+        indexIntervalBytes: config.indexIntervalBytes,
+      });
+    }
     deps.membership.onChange(() => this.rebalance());
     deps.metadata.onTopicChange((name, topic) => {
       for (const [key, log] of this.logs) {
@@ -51,6 +85,11 @@ export class LogManager {
   /** The produce budget shared by every partition, when bounded. */
   get buffer(): ProduceBuffer | undefined {
     return this.deps.buffer;
+  }
+
+  /** The settings every partition log is opened with. */
+  get logConfig(): LogConfig {
+    return this.deps.config;
   }
 
   /** The segment cache shared by every partition. */
@@ -118,6 +157,7 @@ export class LogManager {
     const log = await PartitionLog.open(topic, partition, {
       ...this.deps,
       onFlush: (bytes) => this.onFlush?.(bytes),
+      packer: this.packer,
     });
     this.logs.set(LogManager.key(topic, partition), log);
     if (this.leaderOf(topic, partition) !== self) void this.handOff(log);
@@ -175,10 +215,51 @@ export class LogManager {
     }
   }
 
+  /** Compacts packed segments of every open partition every intervalMs (when packing). */
+  startCompaction(intervalMs = Math.min(1000, this.deps.config.compactMaxAgeMs)): void {
+    if (!this.compactor) return;
+    this.compactionTimer = setInterval(() => void this.compact(), Math.max(10, intervalMs));
+    this.compactionTimer.unref();
+  }
+
+  /** One compaction pass over the open partitions; resolves with the runs swapped in. */
+  compact(now?: number): Promise<number> {
+    this.compacting ??= this.compactionPass(now).finally(() => (this.compacting = undefined));
+    return this.compacting;
+  }
+
+  private async compactionPass(now?: number): Promise<number> {
+    const compactor = this.compactor;
+    if (!compactor) return 0;
+    const queue = this.openLogs();
+    let swapped = 0;
+    const worker = async () => {
+      for (let log = queue.shift(); log; log = queue.shift()) {
+        try {
+          for (let i = 0; i < COMPACTIONS_PER_PASS && !log.isClosed; i++) {
+            if (!(await compactor.compact(log, now))) break;
+            swapped++;
+          }
+        } catch (err) {
+          this.deps.logger.warn('compaction failed', {
+            topic: log.topic,
+            partition: log.partition,
+            err: String(err),
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: COMPACTION_CONCURRENCY }, worker));
+    return swapped;
+  }
+
   /** Flushes, commits and releases every partition (graceful shutdown). */
   async shutdown(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.compactionTimer) clearInterval(this.compactionTimer);
+    await this.compacting;
     await Promise.all([...this.logs.values()].map((log) => this.handOff(log)));
+    await this.packer?.drain();
   }
 
   /** Open logs this broker leads (for metrics and tests). */

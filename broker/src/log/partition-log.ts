@@ -8,6 +8,14 @@ import { encodeSegment, segmentBatchRegion } from '../storage/segment.js';
 import { decodeIndex, lookupPosition } from '../storage/segment-index.js';
 import { newWriterId, segmentKeys } from '../storage/segment-keys.js';
 import {
+  dataCacheKey,
+  exclusiveObjectKeys,
+  indexCacheKey,
+  indexRange,
+  packedSegmentFields,
+  segmentOrigin,
+} from '../storage/packed-object.js';
+import {
   LOG_OVERHEAD,
   patchBaseOffset,
   patchPartitionLeaderEpoch,
@@ -20,6 +28,7 @@ import type { Logger } from '../logger.js';
 import { ProducerStateTable } from './producer-state.js';
 import { KafkaError } from './kafka-error.js';
 import type { ProduceBuffer } from './produce-buffer.js';
+import type { SegmentPacker } from './segment-packer.js';
 
 export interface LogConfig {
   /** Object key prefix of this cluster's segments. */
@@ -33,6 +42,12 @@ export interface LogConfig {
   readAheadSegments: number;
   /** Segments larger than this are read by index-guided range reads instead of whole. */
   rangeReadThresholdBytes: number;
+  /** Partitions flushed together share one object (one PUT); compaction rewrites them later. */
+  packSegments: boolean;
+  /** A partition's packed segments are compacted once they hold this many bytes... */
+  compactBytes: number;
+  /** ...or once the oldest of them is this old. */
+  compactMaxAgeMs: number;
 }
 
 interface PendingBatch {
@@ -88,6 +103,8 @@ export class PartitionLog {
   /** Counts failed flushes, so waiters on in-flight duplicates learn their batch failed. */
   private failures = 0;
   private readonly producers: ProducerStateTable;
+  /** Commits one after another: each compares the revision the previous one produced. */
+  private commitQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly topic: string,
@@ -105,6 +122,8 @@ export class PartitionLog {
       buffer?: ProduceBuffer;
       /** Called with the size of every committed segment. */
       onFlush?: (segmentBytes: number) => void;
+      /** Uploads segments packed with other partitions'; absent: one object pair per flush. */
+      packer?: SegmentPacker;
     },
   ) {
     this.nextOffset = state.highWatermark;
@@ -320,26 +339,17 @@ export class PartitionLog {
   }
 
   private async flushWindow(window: Window): Promise<void> {
-    const { config, objects, cache, logger } = this.deps;
+    const { cache, logger } = this.deps;
     const baseOffset = window.batches[0].baseOffset;
     const lastOffset = window.batches[window.batches.length - 1].lastOffset;
     const encoded = encodeSegment({
       baseOffset,
       batches: window.batches.map((b) => b.bytes),
-      indexIntervalBytes: config.indexIntervalBytes,
+      indexIntervalBytes: this.deps.config.indexIntervalBytes,
     });
-    const keys = segmentKeys({
-      namespace: config.namespace,
-      topic: this.topic,
-      partition: this.partition,
-      baseOffset,
-      writerId: newWriterId(this.state.leaderEpoch),
-    });
+    let location: Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>;
     try {
-      await Promise.all([
-        objects.put(keys.segment, encoded.segment),
-        objects.put(keys.index, encoded.index),
-      ]);
+      location = await this.upload(baseOffset, encoded.segment, encoded.index);
     } catch (err) {
       logger.warn('segment upload failed', {
         topic: this.topic,
@@ -354,24 +364,28 @@ export class PartitionLog {
       return;
     }
 
-    const region = segmentBatchRegion(encoded.segment.length);
     const segment: SegmentRecord = {
-      key: keys.segment,
-      indexKey: keys.index,
+      ...location,
       baseOffset,
       lastOffset,
-      dataStart: region.start,
-      dataEnd: region.end,
       maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
       createdAt: Date.now(),
     };
-    const next: PartitionStateRecord = {
-      ...this.state,
-      highWatermark: lastOffset + 1,
-      commitId: randomBytes(8).toString('hex'),
-      producers: this.producers.committedSnapshot(lastOffset),
-    };
-    const outcome = await this.commit(next, [segment], []);
+    const outcome = await this.serialized(async () => {
+      const next: PartitionStateRecord = {
+        ...this.state,
+        highWatermark: lastOffset + 1,
+        commitId: randomBytes(8).toString('hex'),
+        producers: this.producers.committedSnapshot(lastOffset),
+      };
+      const result = await this.commit(next, [segment], []);
+      if (result === 'committed') {
+        this.segments.push(segment);
+        const region = segmentBatchRegion(encoded.segment.length);
+        cache.set(dataCacheKey(segment), encoded.segment.subarray(region.start, region.end));
+      }
+      return result;
+    });
     if (outcome !== 'committed') {
       const error =
         outcome === 'fenced'
@@ -387,11 +401,41 @@ export class PartitionLog {
       this.close();
       return;
     }
-    this.segments.push(segment);
-    cache.set(segment.key, encoded.segment.subarray(region.start, region.end));
     this.deps.onFlush?.(encoded.segment.length);
     for (const w of window.waiters) w.resolve();
     this.notifyCommit();
+  }
+
+  /** Stores a segment and its index: packed with other partitions' when a packer is set. */
+  private async upload(
+    baseOffset: number,
+    segment: Buffer,
+    index: Buffer,
+  ): Promise<Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>> {
+    const { config, objects, packer } = this.deps;
+    if (packer) return packedSegmentFields(await packer.submit({ segment, index }));
+    const keys = segmentKeys({
+      namespace: config.namespace,
+      topic: this.topic,
+      partition: this.partition,
+      baseOffset,
+      writerId: newWriterId(this.state.leaderEpoch),
+    });
+    await Promise.all([objects.put(keys.segment, segment), objects.put(keys.index, index)]);
+    const region = segmentBatchRegion(segment.length);
+    return {
+      key: keys.segment,
+      indexKey: keys.index,
+      dataStart: region.start,
+      dataEnd: region.end,
+    };
+  }
+
+  /** Runs `work` after every commit queued before it has settled. */
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.commitQueue.then(work);
+    this.commitQueue = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -519,10 +563,12 @@ export class PartitionLog {
       );
     }
     const result: ReadResult = { batches: [], bytes: 0, highWatermark, logStartOffset };
-    let i = this.segmentIndexFor(offset);
+    // Compaction replaces the array rather than changing it: this read keeps one consistent view.
+    const segments = this.segments;
+    let i = PartitionLog.segmentIndexFor(segments, offset);
     let position = offset;
-    while (i >= 0 && i < this.segments.length && position < highWatermark) {
-      const segment = this.segments[i];
+    while (i >= 0 && i < segments.length && position < highWatermark) {
+      const segment = segments[i];
       const budget = Math.max(maxBytes - result.bytes, 0);
       const data = await this.segmentData(
         segment,
@@ -546,25 +592,25 @@ export class PartitionLog {
       if (result.bytes >= maxBytes) break;
       i++;
     }
-    this.readAhead(i + 1);
+    this.readAhead(segments, i + 1);
     return result;
   }
 
   /** The index of the segment holding `offset` (the last one starting at or before it). */
-  private segmentIndexFor(offset: number): number {
+  private static segmentIndexFor(segments: readonly SegmentRecord[], offset: number): number {
     let low = 0;
-    let high = this.segments.length - 1;
+    let high = segments.length - 1;
     let found = -1;
     while (low <= high) {
       const mid = (low + high) >>> 1;
-      if (this.segments[mid].baseOffset <= offset) {
+      if (segments[mid].baseOffset <= offset) {
         found = mid;
         low = mid + 1;
       } else {
         high = mid - 1;
       }
     }
-    return found === -1 && this.segments.length > 0 ? 0 : found;
+    return found === -1 && segments.length > 0 ? 0 : found;
   }
 
   /**
@@ -576,24 +622,20 @@ export class PartitionLog {
     offset: number,
     maxBytes: number,
   ): Promise<Buffer> {
-    const { cache, objects, config } = this.deps;
-    const cached = cache.get(segment.key);
+    const { cache, config } = this.deps;
+    const cached = cache.get(dataCacheKey(segment));
     if (cached) return cached;
     const size = segment.dataEnd - segment.dataStart;
-    if (size <= config.rangeReadThresholdBytes) {
-      const data = await objects.get(segment.key, {
-        start: segment.dataStart,
-        end: segment.dataEnd,
-      });
-      cache.set(segment.key, data);
-      return data;
-    }
-    let indexBytes = cache.get(segment.indexKey);
+    if (size <= config.rangeReadThresholdBytes) return this.fetchRegion(segment);
+    const { objects } = this.deps;
+    let indexBytes = cache.get(indexCacheKey(segment));
     if (!indexBytes) {
-      indexBytes = await objects.get(segment.indexKey);
-      cache.set(segment.indexKey, indexBytes);
+      indexBytes = await objects.get(segment.indexKey, indexRange(segment));
+      cache.set(indexCacheKey(segment), indexBytes);
     }
-    const start = Math.max(segment.dataStart, lookupPosition(decodeIndex(indexBytes), offset));
+    // Index positions count from the start of the partition's segment, wherever it is stored.
+    const indexed = segmentOrigin(segment) + lookupPosition(decodeIndex(indexBytes), offset);
+    const start = Math.max(segment.dataStart, indexed);
     const end = Math.min(
       segment.dataEnd,
       start + Math.max(maxBytes, 64 * 1024) + TAIL_WALK_LIMIT / 64,
@@ -607,22 +649,31 @@ export class PartitionLog {
     return data;
   }
 
+  /** The whole batch region of a committed segment, from the cache or the object store. */
+  async readRegion(segment: SegmentRecord): Promise<Buffer> {
+    return this.deps.cache.get(dataCacheKey(segment)) ?? this.fetchRegion(segment);
+  }
+
+  private async fetchRegion(segment: SegmentRecord): Promise<Buffer> {
+    const range = { start: segment.dataStart, end: segment.dataEnd };
+    const data = await this.deps.objects.get(segment.key, range);
+    this.deps.cache.set(dataCacheKey(segment), data);
+    return data;
+  }
+
   /** Warms the cache with the segments a sequential reader will want next. */
-  private readAhead(from: number): void {
-    const { cache, objects, config, logger } = this.deps;
-    for (let i = from; i < Math.min(this.segments.length, from + config.readAheadSegments); i++) {
-      const segment = this.segments[i];
+  private readAhead(segments: readonly SegmentRecord[], from: number): void {
+    const { cache, config, logger } = this.deps;
+    for (let i = from; i < Math.min(segments.length, from + config.readAheadSegments); i++) {
+      const segment = segments[i];
       if (
-        cache.has(segment.key) ||
+        cache.has(dataCacheKey(segment)) ||
         segment.dataEnd - segment.dataStart > config.rangeReadThresholdBytes
       )
         continue;
-      objects
-        .get(segment.key, { start: segment.dataStart, end: segment.dataEnd })
-        .then((data) => cache.set(segment.key, data))
-        .catch((err: unknown) =>
-          logger.debug('read-ahead failed', { key: segment.key, err: String(err) }),
-        );
+      this.fetchRegion(segment).catch((err: unknown) =>
+        logger.debug('read-ahead failed', { key: segment.key, err: String(err) }),
+      );
     }
   }
 
@@ -678,17 +729,23 @@ export class PartitionLog {
     if (newStart <= this.state.logStartOffset) return this.state.logStartOffset;
     await this.flush();
     const start = Math.min(newStart, this.state.highWatermark);
-    const dropped = this.segments.filter((s) => s.lastOffset < start);
-    const next: PartitionStateRecord = {
-      ...this.state,
-      logStartOffset: start,
-      commitId: randomBytes(8).toString('hex'),
-    };
-    const outcome = await this.commit(
-      next,
-      [],
-      dropped.map((s) => s.baseOffset),
-    );
+    const { outcome, dropped } = await this.serialized(async () => {
+      const dropped = this.segments.filter((s) => s.lastOffset < start);
+      const next: PartitionStateRecord = {
+        ...this.state,
+        logStartOffset: start,
+        commitId: randomBytes(8).toString('hex'),
+      };
+      const outcome = await this.commit(
+        next,
+        [],
+        dropped.map((s) => s.baseOffset),
+      );
+      if (outcome === 'committed') {
+        this.segments = this.segments.filter((s) => s.lastOffset >= start);
+      }
+      return { outcome, dropped };
+    });
     if (outcome !== 'committed') {
       this.close();
       throw new KafkaError(
@@ -696,19 +753,72 @@ export class PartitionLog {
         'could not commit the new log start offset',
       );
     }
-    this.segments = this.segments.filter((s) => s.lastOffset >= start);
     for (const s of dropped) {
-      this.deps.cache.delete(s.key);
-      this.deps.cache.delete(s.indexKey);
+      this.deps.cache.delete(dataCacheKey(s));
+      this.deps.cache.delete(indexCacheKey(s));
     }
-    await this.deps.objects
-      .delete(dropped.flatMap((s) => [s.key, s.indexKey]))
-      .catch((err: unknown) => {
-        this.deps.logger.warn('deleting expired segments failed; the sweeper will retry', {
-          err: String(err),
-        });
+    const keys = dropped.flatMap(exclusiveObjectKeys);
+    if (keys.length === 0) return start;
+    await this.deps.objects.delete(keys).catch((err: unknown) => {
+      this.deps.logger.warn('deleting expired segments failed; the sweeper will retry', {
+        err: String(err),
       });
+    });
     return start;
+  }
+
+  // -- compaction -----------------------------------------------------------------------------
+
+  /**
+   * Swaps a run of committed segments for one segment holding the same batches, in one fenced
+   * commit (the replacement takes the first entry's manifest key). Resolves false, changing
+   * nothing, when the run is no longer in the manifest as given (retention or hand-off came
+   * first). `region` is the replacement's batch region, kept as the tail cache.
+   */
+  async replaceSegments(
+    run: readonly SegmentRecord[],
+    replacement: SegmentRecord,
+    region: Buffer,
+  ): Promise<boolean> {
+    if (run.length === 0 || replacement.baseOffset !== run[0].baseOffset) {
+      throw new RangeError('a replacement must start where the run starts');
+    }
+    const outcome = await this.serialized(async () => {
+      if (this.closed || this.closing) return 'stale';
+      const at = this.segments.indexOf(run[0]);
+      if (at < 0 || run.some((s, i) => this.segments[at + i] !== s)) return 'stale';
+      const next: PartitionStateRecord = {
+        ...this.state,
+        commitId: randomBytes(8).toString('hex'),
+      };
+      const result = await this.commit(
+        next,
+        [replacement],
+        run.slice(1).map((s) => s.baseOffset),
+      );
+      if (result === 'committed') {
+        this.segments = [
+          ...this.segments.slice(0, at),
+          replacement,
+          ...this.segments.slice(at + run.length),
+        ];
+      }
+      return result;
+    });
+    if (outcome === 'stale') return false;
+    if (outcome !== 'committed') {
+      this.close();
+      throw new KafkaError(
+        outcome === 'fenced' ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.REQUEST_TIMED_OUT,
+        'could not commit the compacted segment',
+      );
+    }
+    for (const s of run) {
+      this.deps.cache.delete(dataCacheKey(s));
+      this.deps.cache.delete(indexCacheKey(s));
+    }
+    this.deps.cache.set(dataCacheKey(replacement), region);
+    return true;
   }
 
   /** Applies retention.ms and retention.bytes (-1 disables either). */

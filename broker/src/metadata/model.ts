@@ -22,6 +22,16 @@ export interface SegmentRecord {
   /** Byte range [dataStart, dataEnd) of the record batches inside the object. */
   dataStart: number;
   dataEnd: number;
+  /**
+   * Set only when `key` is a packed object holding several partitions' segments: the byte range
+   * [segmentStart, segmentEnd) of this partition's whole `.kfs` segment inside it (index positions
+   * are relative to segmentStart). Absent: the segment is the whole object.
+   */
+  segmentStart?: number;
+  segmentEnd?: number;
+  /** Byte range of the `.index` inside `indexKey` when packed; absent: the whole object. */
+  indexStart?: number;
+  indexEnd?: number;
   /** Largest batch max timestamp in the segment (for time-based lookups and retention). */
   maxTimestamp: number;
   createdAt: number;

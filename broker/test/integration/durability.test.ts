@@ -787,14 +787,22 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
       s3client.destroy();
     }
 
-    // Every object in the bucket is a segment or an index under the namespace, and parses on
-    // its own (uploads are whole objects, committed or not).
+    // Every object in the bucket is a per-partition segment or index, or a packed object holding
+    // several partitions' segments and indexes (docs/storage-format.md, "Packed objects").
+    // Per-partition objects parse on their own (uploads are whole objects, committed or not).
+    const ns = namespace.replace(/[./-]/g, '\\$&');
     const keyPattern = new RegExp(
-      `^${namespace.replace(/[./-]/g, '\\$&')}/([a-zA-Z0-9._-]+)/(0|[1-9]\\d*)/segment-(\\d{20})-([a-z0-9-]{1,64})\\.(kfs|index)$`,
+      `^${ns}/([a-zA-Z0-9._-]+)/(0|[1-9]\\d*)/segment-(\\d{20})-([a-z0-9-]{1,64})\\.(kfs|index)$`,
     );
+    const packedPattern = new RegExp(`^${ns}/_packed/([a-z0-9-]{1,64})/(\\d{20})\\.kfs$`);
     const segments = new Map<string, ParsedSegment>();
     const indexes = new Map<string, ParsedIndex>();
+    let packedObjects = 0;
     for (const [key, bytes] of objects) {
+      if (packedPattern.test(key)) {
+        packedObjects++;
+        continue; // its parts are found through the manifest entries below
+      }
       const m = keyPattern.exec(key);
       expect({ key, matches: m !== null }).toEqual({ key, matches: true });
       if (m![5] === 'kfs') {
@@ -816,7 +824,8 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
     }
 
     // The manifests in etcd say which objects are committed: every committed segment has both
-    // objects, and they agree with the manifest entry. Anything else is garbage of a failed flush.
+    // objects (or both ranges of one packed object), and they agree with the manifest entry.
+    // Anything else is garbage of a failed flush or of compaction.
     const store = new EtcdMetadataStore({ endpoints: [etcd.endpoint] });
     const metadata = await ClusterMetadata.open(store, 'default');
     const manifests = new Map<string, SegmentRecord[]>();
@@ -829,24 +838,40 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
       await store.close();
     }
     const committed = new Set<string>();
+    const parsed = new Map<SegmentRecord, ParsedSegment>();
+    let packedEntries = 0;
     for (const [t, entries] of manifests) {
       expect(entries.length).toBeGreaterThan(0);
       let next = 0;
       for (const entry of entries) {
-        expect(entry.key.startsWith(`${namespace}/${t}/0/segment-`)).toBe(true);
-        expect(entry.indexKey).toBe(entry.key.replace(/\.kfs$/, '.index'));
-        const segment = segments.get(entry.key);
-        expect({ key: entry.key, stored: !!segment, index: indexes.has(entry.indexKey) }).toEqual({
-          key: entry.key,
-          stored: true,
-          index: true,
-        });
+        let segment: ParsedSegment | undefined;
+        if (entry.segmentStart === undefined) {
+          expect(entry.key.startsWith(`${namespace}/${t}/0/segment-`)).toBe(true);
+          expect(entry.indexKey).toBe(entry.key.replace(/\.kfs$/, '.index'));
+          segment = segments.get(entry.key);
+          expect({ key: entry.key, stored: !!segment, index: indexes.has(entry.indexKey) }).toEqual(
+            { key: entry.key, stored: true, index: true },
+          );
+          expect(entry).toMatchObject({ dataStart: 32, dataEnd: segment!.size - 16 });
+        } else {
+          // A packed entry: its segment and index are byte ranges of one shared object.
+          packedEntries++;
+          expect(entry.key).toMatch(packedPattern);
+          expect(entry.indexKey).toBe(entry.key);
+          const packed = objects.get(entry.key);
+          expect({ key: entry.key, stored: !!packed }).toEqual({ key: entry.key, stored: true });
+          segment = parseSegment(packed!.subarray(entry.segmentStart, entry.segmentEnd));
+          checkIndex(parseIndex(packed!.subarray(entry.indexStart, entry.indexEnd)), segment);
+          expect(entry).toMatchObject({
+            dataStart: entry.segmentStart + 32,
+            dataEnd: entry.segmentEnd! - 16,
+          });
+        }
         expect(entry).toMatchObject({
           baseOffset: segment!.baseOffset,
           lastOffset: segment!.lastOffset,
-          dataStart: 32,
-          dataEnd: segment!.size - 16,
         });
+        parsed.set(entry, segment!);
         expect(entry.baseOffset).toBe(next); // the manifest covers the log without gaps
         next = entry.lastOffset + 1;
         committed.add(entry.key).add(entry.indexKey);
@@ -854,13 +879,12 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
     }
     const garbage = [...objects.keys()].filter((k) => !committed.has(k));
 
-    // The layout topic had no faults: its objects are exactly its manifest, and its batches are
-    // the produced bytes with the offset and leader epoch the broker assigned.
+    // The layout topic had no faults: its own objects are exactly its manifest, and its batches
+    // are the produced bytes with the offset and leader epoch the broker assigned.
     const manifest = manifests.get(topic)!;
     expect(garbage.filter((k) => k.startsWith(`${namespace}/${topic}/`))).toEqual([]);
     const stored: Buffer[] = [];
-    for (const entry of manifest)
-      stored.push(...segments.get(entry.key)!.batches.map((b) => b.bytes));
+    for (const entry of manifest) stored.push(...parsed.get(entry)!.batches.map((b) => b.bytes));
     expect(manifest.length).toBeGreaterThan(1);
     expect(manifest.length).toBeLessThan(sent.length); // pipelined batches were grouped
     sent.sort((a, b) => a.baseOffset - b.baseOffset);
@@ -874,7 +898,8 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
     });
     findings.push(
       `bucket: ${objects.size} objects (${segments.size} .kfs, ${indexes.size} .index, ${paired} ` +
-        `pairs checked), ${committed.size} committed, ${garbage.length} garbage of failed flushes; ` +
+        `pairs checked, ${packedObjects} packed holding ${packedEntries} committed segments), ` +
+        `${committed.size} committed, ${garbage.length} garbage of failed flushes; ` +
         `layout topic: ${sent.length} batches in ${manifest.length} committed segments, byte-identical`,
     );
   });

@@ -14,7 +14,11 @@ import {
 
 let broker: TestBrokerContext;
 beforeEach(async () => {
-  broker = await createTestBrokerContext();
+  broker = await createTestBrokerContext({
+    // These tests are about a partition's own objects; packed objects are shared with other
+    // partitions and left to the sweeper (broker/test/log/segment-packing.test.ts).
+    env: { KAFSCALE_PACK_SEGMENTS: 'false' },
+  });
   await broker.metadata.createTopic('r', 2, {});
   // Three commits, three segments: offsets 0-4, 5-9, 10-14.
   for (let i = 0; i < 3; i++) await appendRecords(broker, 'r', 0, 5);

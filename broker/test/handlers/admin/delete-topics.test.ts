@@ -21,7 +21,11 @@ const UNKNOWN_ID = '0f0e0d0c-0b0a-0908-0706-050403020100';
 let broker: TestBrokerContext;
 let handler: DeleteTopicsHandler;
 beforeEach(async () => {
-  broker = await createTestBrokerContext();
+  broker = await createTestBrokerContext({
+    // These tests are about a partition's own objects; packed objects are shared with other
+    // partitions and left to the sweeper (broker/test/log/segment-packing.test.ts).
+    env: { KAFSCALE_PACK_SEGMENTS: 'false' },
+  });
   handler = deleteTopicsHandler(broker);
 });
 afterEach(() => broker.close());

@@ -1,0 +1,156 @@
+import type { Logger } from '../logger.js';
+import type { SegmentRecord } from '../metadata/model.js';
+import { LOG_OVERHEAD, batchLastOffset, readInt64 } from '../protocol/records/record-batch.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { dataCacheKey, isPacked } from '../storage/packed-object.js';
+import { decodeSegment, encodeSegment, segmentBatchRegion } from '../storage/segment.js';
+import type { SegmentCache } from '../storage/segment-cache.js';
+import { SEGMENT_FOOTER_SIZE } from '../storage/segment-layout.js';
+import { newWriterId, segmentKeys } from '../storage/segment-keys.js';
+import type { PartitionLog } from './partition-log.js';
+
+export interface CompactionOptions {
+  namespace: string;
+  /** A run of packed segments is rewritten once it holds this many bytes of batches... */
+  minBytes: number;
+  /** ...or once its oldest segment is this old. */
+  maxAgeMs: number;
+  indexIntervalBytes: number;
+}
+
+/**
+ * etcd refuses transactions of more than 128 operations (`--max-txn-ops`); a compaction commit
+ * holds the partition state, the new entry and one delete per old entry after the first.
+ */
+export const MAX_RUN_SEGMENTS = 100;
+
+/**
+ * The first run of contiguous packed segments that is due for rewriting, or none. Per-partition
+ * segments are never rewritten, so every byte is copied at most once.
+ */
+export function pickRun(
+  manifest: readonly SegmentRecord[],
+  options: Pick<CompactionOptions, 'minBytes' | 'maxAgeMs'>,
+  now: number,
+): SegmentRecord[] | undefined {
+  let run: SegmentRecord[] = [];
+  let bytes = 0;
+  const due = () =>
+    run.length > 0 &&
+    (bytes >= options.minBytes ||
+      run.length >= MAX_RUN_SEGMENTS ||
+      Math.min(...run.map((s) => s.createdAt)) <= now - options.maxAgeMs);
+  for (const segment of manifest) {
+    const continues = run.length > 0 && segment.baseOffset === run[run.length - 1].lastOffset + 1;
+    if (!isPacked(segment) || (run.length > 0 && !continues)) {
+      if (due()) return run;
+      run = [];
+      bytes = 0;
+      if (!isPacked(segment)) continue;
+    }
+    run.push(segment);
+    bytes += segment.dataEnd - segment.dataStart;
+    if (bytes >= options.minBytes || run.length >= MAX_RUN_SEGMENTS) return run;
+  }
+  return due() ? run : undefined;
+}
+
+function splitBatches(region: Buffer): Buffer[] {
+  const batches: Buffer[] = [];
+  for (let at = 0; at < region.length;) {
+    const size = LOG_OVERHEAD + region.readInt32BE(at + 8);
+    batches.push(region.subarray(at, at + size));
+    at += size;
+  }
+  return batches;
+}
+
+/**
+ * Rewrites a partition's packed segments (transient, shared with other partitions) into one
+ * per-partition segment in the documented layout, which external readers expect. Only committed
+ * segments are rewritten, byte for byte, and the swap is one fenced commit, so appends go on
+ * meanwhile and no record is lost or duplicated. The packed objects are left to the orphan
+ * sweeper: other partitions may still reference them, and reads may still be under way.
+ */
+export class SegmentCompactor {
+  constructor(
+    private readonly objects: ObjectStore,
+    private readonly cache: SegmentCache,
+    private readonly logger: Logger,
+    private readonly options: CompactionOptions,
+  ) {}
+
+  /** Compacts the partition's first due run, if any; resolves true when one was swapped in. */
+  async compact(log: PartitionLog, now = Date.now()): Promise<boolean> {
+    const run = pickRun(log.manifest, this.options, now);
+    if (!run) return false;
+    const baseOffset = run[0].baseOffset;
+    const lastOffset = run[run.length - 1].lastOffset;
+    const batches = (await Promise.all(run.map((s) => this.batchesOf(s)))).flat();
+    const first = readInt64(batches[0], 0);
+    const last = batchLastOffset(batches[batches.length - 1]);
+    if (first !== baseOffset || last !== lastOffset) {
+      throw new Error(
+        `${log.topic}-${log.partition}: segments hold ${first}..${last}, ` +
+          `the manifest says ${baseOffset}..${lastOffset}`,
+      );
+    }
+    const encoded = encodeSegment({
+      baseOffset,
+      batches,
+      indexIntervalBytes: this.options.indexIntervalBytes,
+    });
+    const keys = segmentKeys({
+      namespace: this.options.namespace,
+      topic: log.topic,
+      partition: log.partition,
+      baseOffset,
+      writerId: newWriterId(log.leaderEpoch),
+    });
+    await Promise.all([
+      this.objects.put(keys.segment, encoded.segment),
+      this.objects.put(keys.index, encoded.index),
+    ]);
+    const region = segmentBatchRegion(encoded.segment.length);
+    const replacement: SegmentRecord = {
+      key: keys.segment,
+      indexKey: keys.index,
+      baseOffset,
+      lastOffset,
+      dataStart: region.start,
+      dataEnd: region.end,
+      maxTimestamp: Math.max(...run.map((s) => s.maxTimestamp)),
+      createdAt: now,
+    };
+    const swapped = await log.replaceSegments(
+      run,
+      replacement,
+      encoded.segment.subarray(region.start, region.end),
+    );
+    // A run that changed meanwhile leaves the new objects unreferenced: the sweeper's garbage.
+    if (swapped) {
+      this.logger.debug('segments compacted', {
+        topic: log.topic,
+        partition: log.partition,
+        baseOffset,
+        lastOffset,
+        segments: run.length,
+        key: keys.segment,
+      });
+    }
+    return swapped;
+  }
+
+  /**
+   * The segment's batches: the leader's cached copy of what it committed, or the segment read
+   * back and checked whole (framing and CRC) before it is copied anywhere.
+   */
+  private async batchesOf(segment: SegmentRecord): Promise<Buffer[]> {
+    const cached = this.cache.get(dataCacheKey(segment));
+    if (cached) return splitBatches(cached);
+    const start = segment.segmentStart ?? 0;
+    const end = segment.segmentEnd ?? segment.dataEnd + SEGMENT_FOOTER_SIZE;
+    const bytes = await this.objects.get(segment.key, { start, end });
+    return decodeSegment(bytes).batches.map((b) => b.bytes);
+  }
+}
