@@ -24,10 +24,10 @@ format:
 generate:
 	npm run generate
 
+# `make bench BENCH_ARGS=--quick` for the short run, `BENCH_ARGS='--only latency'` for one scenario.
 bench:
 	@bash scripts/install-deps.sh
-	npx tsx broker/bench/protocol-bench.ts
-	npx tsx broker/bench/throughput.ts
+	npx tsx broker/bench/run.ts $(BENCH_ARGS)
 
 e2e:
 	@bash scripts/install-deps.sh
