@@ -19,6 +19,8 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
 }
 
 export interface ResourceRequirements {
