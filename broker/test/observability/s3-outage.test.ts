@@ -186,7 +186,11 @@ test('health moves healthy -> degraded -> unavailable -> healthy; produce is ref
     metrics.value('kafscale_produce_refused_total', { reason: 's3_unavailable' }),
   ).toBeGreaterThanOrEqual(PARTITIONS);
   expect(metrics.value('kafscale_s3_error_rate')).toBeGreaterThan(0.05);
-  expect(metrics.value('kafscale_s3_requests_total', { outcome: 'error' })).toBeGreaterThan(20);
+  // Failed attempts are counted: at least one per failed round (with packing, one upload and
+  // its retries serve every partition of a flush).
+  expect(metrics.value('kafscale_s3_requests_total', { outcome: 'error' })).toBeGreaterThanOrEqual(
+    2,
+  );
   const ready = await probe(broker.metricsPort!, '/readyz');
   expect(ready.status).toBe(503);
   expect(JSON.parse(ready.body).reasons).toEqual(['object storage unavailable']);
