@@ -145,12 +145,12 @@ export class ClusterMetadata {
       configs,
       createdAt: Date.now(),
     };
-    const ops: Op[] = [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(topic) }];
-    for (let p = 0; p < partitions; p++) ops.push(this.initialPartitionOp(name, p));
-    // deleteTopic removes partition states and manifests with the topic, so nothing is left over.
+    // Partition states first, each only if absent (etcd allows 128 operations a transaction);
+    // the topic key, written last, is what makes the topic exist.
+    await this.createPartitionStates(name, 0, partitions);
     const result = await this.store.txn(
       [{ key: this.topicKey(name), target: 'createRevision', op: '=', value: 0 }],
-      ops,
+      [{ type: 'put', key: this.topicKey(name), value: JSON.stringify(topic) }],
     );
     if (!result.succeeded) return undefined;
     this.setTopic(name, topic);
@@ -211,16 +211,34 @@ export class ClusterMetadata {
     }
   }
 
+  /** Grows a topic to `total` partitions (never shrinks it, whatever raced this call). */
   async createPartitions(name: string, total: number): Promise<TopicRecord | undefined> {
-    return this.updateTopic(
-      name,
-      (t) => ({ ...t, partitions: total }),
-      (t) => {
-        const ops: Op[] = [];
-        for (let p = t.partitions; p < total; p++) ops.push(this.initialPartitionOp(name, p));
-        return ops;
-      },
-    );
+    const current = this.topic(name)?.partitions ?? 0;
+    await this.createPartitionStates(name, current, total);
+    return this.updateTopic(name, (t) => ({ ...t, partitions: Math.max(t.partitions, total) }));
+  }
+
+  /**
+   * Initial states of partitions [from, to), each written only if absent, in transactions small
+   * enough for etcd's default limit of 128 operations. A state left by a crash before the topic
+   * key was written is the same initial state, so a later attempt simply reuses it.
+   */
+  private async createPartitionStates(topic: string, from: number, to: number): Promise<void> {
+    const CHUNK = 50;
+    for (let start = from; start < to; start += CHUNK) {
+      const end = Math.min(to, start + CHUNK);
+      const ops: Promise<unknown>[] = [];
+      for (let p = start; p < end; p++) {
+        const key = this.partitionKey(topic, p);
+        ops.push(
+          this.store.txn(
+            [{ key, target: 'createRevision', op: '=', value: 0 }],
+            [this.initialPartitionOp(topic, p)],
+          ),
+        );
+      }
+      await Promise.all(ops);
+    }
   }
 
   // -- partitions -----------------------------------------------------------------------------
