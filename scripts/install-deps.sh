@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build and the tests need on a fresh Debian machine:
-# npm packages (npm ci) and the real components the tests start (etcd, kcat, Python Kafka clients).
+# npm packages (npm ci) and the real components the tests start (etcd, kcat, Python Kafka clients,
+# Go and Sarama's source).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,10 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing+=(python3-kafka)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+# Sarama (Go) is built offline in GOPATH mode from Debian's source by broker/test/support/sarama.ts.
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -f /usr/share/gocode/src/github.com/Shopify/sarama/sarama.go ] ||
+  missing+=(golang-github-shopify-sarama-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
