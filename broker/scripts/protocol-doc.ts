@@ -79,8 +79,9 @@ export const PROTOCOL_NOTES = `## Behaviour notes
   byte. acks=1 and acks=-1 are answered once the data is durable in object storage.
   Transactional produce is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 - **Fetch** v4-17: long poll honouring \`max.wait.ms\` and \`min.bytes\`, woken by commits;
-  topic ids from v13. Fetch sessions (KIP-227) are not created: the broker answers session id 0,
-  so clients send full fetch requests. Isolation levels read the same data (no transactions).
+  topic ids from v13. Any broker serves a fetch (a non-leader from the committed state). Fetch
+  sessions (KIP-227) are not created: the broker answers session id 0, so clients send full
+  fetch requests. Isolation levels read the same data (no transactions).
 - **ListOffsets**: a timestamp lookup answers the first record at or after the target for
   uncompressed and gzip batches; for snappy, lz4 and zstd batches (which the broker cannot read
   without native libraries) it answers the start of the first batch whose max timestamp is at or

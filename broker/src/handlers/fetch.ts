@@ -28,7 +28,8 @@ interface Wanted {
 
 /**
  * Fetch v4-17 (v0-3 predate record batch v2 in responses). Serves committed data only, from the
- * cache or object storage; long-polls up to maxWaitMs for minBytes, woken by commits.
+ * cache or object storage; long-polls up to maxWaitMs for minBytes, woken by commits. Any broker
+ * serves any partition: one it does not lead is read from its committed state in the bucket.
  * Fetch sessions are not created (session id 0): clients send full fetch requests.
  */
 export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, FetchResponse> {
@@ -55,9 +56,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
           w.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         } else {
           try {
-            w.log =
-              broker.logs.peek(topic.name, p.partition) ??
-              (await broker.logs.get(topic.name, p.partition));
+            w.log = await broker.logs.reader(topic.name, p.partition);
             w.errorCode = leaderEpochError(p.currentLeaderEpoch, w.log.leaderEpoch);
           } catch (err) {
             w.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
@@ -131,7 +130,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
     maxVersion: 17,
     async handle(request, ctx) {
       const v = ctx.apiVersion;
-      const wanted = await resolve(request, v);
+      let wanted = await resolve(request, v);
       const maxBytes = request.maxBytes ?? 0x7fffffff;
       const deadline = Date.now() + Math.max(0, request.maxWaitMs);
       let result = await readAll(wanted, maxBytes, v);
@@ -149,6 +148,8 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
         ]);
         clearTimeout(timer);
         for (const w of waits) w.cancel();
+        // Views of partitions led elsewhere never see a commit: refresh them after the wait.
+        wanted = await resolve(request, v);
         result = await readAll(wanted, maxBytes, v);
       }
       const responses = new Map<

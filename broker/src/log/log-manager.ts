@@ -13,6 +13,9 @@ import type { ProduceBuffer } from './produce-buffer.js';
 import { SegmentPacker } from './segment-packer.js';
 import { SegmentCompactor } from './segment-compactor.js';
 
+const VIEW_TTL_MS = 500;
+const MAX_VIEWS = 10_000;
+
 /** The most a flushed segment waits for others to share its PUT after a quiet spell. */
 const PACK_LINGER_MS = 5;
 /** Partitions compacted at the same time by one pass. */
@@ -30,6 +33,8 @@ const COMPACTIONS_PER_PASS = 10;
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly opening = new Map<string, Promise<PartitionLog>>();
+  /** Read-only views of partitions other brokers lead, for fetches sent here. */
+  private readonly views = new Map<string, { log: PartitionLog; loadedAt: number }>();
   private retentionTimer?: NodeJS.Timeout;
   private compactionTimer?: NodeJS.Timeout;
   private compacting?: Promise<number>;
@@ -110,6 +115,28 @@ export class LogManager {
   /** The broker that should lead the partition, by placement over the live brokers. */
   leaderOf(topic: string, partition: number): number | undefined {
     return ownerOf(partitionKey(topic, partition), this.deps.membership.brokerIds());
+  }
+
+  /**
+   * A log to read from: the open log where this broker leads the partition, else a read-only
+   * view of its committed state (refreshed at most every VIEW_TTL_MS), so any broker can serve a
+   * fetch; the leader still serves the tail from memory.
+   */
+  async reader(topic: string, partition: number): Promise<PartitionLog> {
+    try {
+      return this.peek(topic, partition) ?? (await this.get(topic, partition));
+    } catch (err) {
+      const code = err instanceof KafkaError ? err.code : undefined;
+      if (code !== ErrorCode.NOT_LEADER_OR_FOLLOWER && code !== ErrorCode.LEADER_NOT_AVAILABLE)
+        throw err;
+    }
+    const key = LogManager.key(topic, partition);
+    const cached = this.views.get(key);
+    if (cached && Date.now() - cached.loadedAt < VIEW_TTL_MS) return cached.log;
+    const log = await PartitionLog.view(topic, partition, this.deps);
+    this.views.set(key, { log, loadedAt: Date.now() });
+    if (this.views.size > MAX_VIEWS) this.views.delete(this.views.keys().next().value!);
+    return log;
   }
 
   /** The partition's log if this broker leads it; throws NOT_LEADER_OR_FOLLOWER otherwise. */

@@ -154,6 +154,35 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * A read-only view of a partition this broker does not lead, from its committed state: data
+   * is in the bucket, so any broker can serve a fetch. Appends are refused (NOT_LEADER).
+   */
+  static async view(
+    topic: string,
+    partition: number,
+    deps: PartitionLog['deps'],
+  ): Promise<PartitionLog> {
+    const current = await deps.metadata.readPartition(topic, partition);
+    if (!current) {
+      throw new KafkaError(
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        `${topic}-${partition} does not exist`,
+      );
+    }
+    const segments = await deps.metadata.readSegments(topic, partition);
+    const log = new PartitionLog(
+      topic,
+      partition,
+      current.state,
+      current.modRevision,
+      segments,
+      deps,
+    );
+    log.closing = true;
+    return log;
+  }
+
   private static async takeLeadership(
     topic: string,
     partition: number,
