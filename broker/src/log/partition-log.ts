@@ -24,6 +24,7 @@ import {
 } from '../protocol/records/record-batch.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { decodeRecordsIfReadable } from '../protocol/records/record-batch-decoder.js';
+import { batchMaxTimestamp } from './batch-timestamp.js';
 import type { Logger } from '../logger.js';
 import { ProducerStateTable } from './producer-state.js';
 import { KafkaError } from './kafka-error.js';
@@ -289,7 +290,7 @@ export class PartitionLog {
       bytes: batch.bytes,
       baseOffset,
       lastOffset: baseOffset + count - 1,
-      maxTimestamp: header.maxTimestamp,
+      maxTimestamp: batchMaxTimestamp(batch.bytes, Date.now()),
     });
     window.bytes += batch.bytes.length;
     const durable = new Promise<void>((resolve, reject) =>
@@ -721,12 +722,12 @@ export class PartitionLog {
         at + LOG_OVERHEAD <= data.length;
         at += LOG_OVERHEAD + data.readInt32BE(at + 8)
       ) {
-        const maxTimestamp = readInt64(data, at + 35);
+        const size = LOG_OVERHEAD + data.readInt32BE(at + 8);
+        const maxTimestamp = batchMaxTimestamp(data.subarray(at, at + size), segment.maxTimestamp);
         const base = readInt64(data, at);
         const start = this.state.logStartOffset;
         if (maxTimestamp >= ts && base + data.readInt32BE(at + 23) >= start) {
           // The first record at or after ts, when the batch can be read; else the batch start.
-          const size = LOG_OVERHEAD + data.readInt32BE(at + 8);
           const records = decodeRecordsIfReadable(data.subarray(at, at + size));
           const hit = records?.find((r) => r.timestamp >= ts && r.offset >= start);
           if (hit) return { offset: hit.offset, timestamp: hit.timestamp };
