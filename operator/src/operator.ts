@@ -15,7 +15,10 @@ export interface OperatorOptions {
   build: BuildOptions;
   /** Empty: every namespace. The operator watches only one namespace in tests. */
   namespace?: string;
+  /** Several namespaces (`--watch-namespaces`): informers and controllers per namespace. */
+  namespaces?: string[];
   leaderElection?: ManagerOptions['leaderElection'];
+  onLeadershipChange?: ManagerOptions['onLeadershipChange'];
   resyncMs?: number;
   watchTimeoutSeconds?: number;
   /** Wraps every reconcile (metrics, logs). */
@@ -27,8 +30,23 @@ const MANAGED_BY = 'app.kubernetes.io/managed-by=kafscale-operator';
 
 /** Wires informers, controllers and leader election into one Manager. */
 export function createOperator(options: OperatorOptions): Manager {
-  const { kubeConfig, namespace } = options;
-  const manager = new Manager({ leaderElection: options.leaderElection });
+  const manager = new Manager({
+    leaderElection: options.leaderElection,
+    onLeadershipChange: options.onLeadershipChange,
+  });
+  const namespaces = options.namespaces?.length
+    ? [...new Set(options.namespaces)]
+    : [options.namespace ?? ''];
+  for (const namespace of namespaces) addControllers(manager, options, namespace || undefined);
+  return manager;
+}
+
+function addControllers(
+  manager: Manager,
+  options: OperatorOptions,
+  namespace: string | undefined,
+): void {
+  const { kubeConfig } = options;
   const crs = new CustomResources(kubeConfig);
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const nsPath = namespace ? `/namespaces/${namespace}` : '';
@@ -74,7 +92,6 @@ export function createOperator(options: OperatorOptions): Manager {
       .watchPrimary(clusters, objectKey)
       .watchRelated(deployments, ownerKeys('KafScaleCluster')),
   );
-  return manager;
 }
 
 /** Keys of the owners of `kind` an owned object points at. */
