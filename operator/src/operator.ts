@@ -4,7 +4,8 @@ import { GROUP, VERSION } from './api/v1alpha1.js';
 import type { BuildOptions } from './builders/index.js';
 import { ClusterReconciler } from './reconcilers/cluster.js';
 import { EventRecorder } from './reconcilers/events.js';
-import { CLUSTERS, CustomResources } from './reconcilers/resources.js';
+import { CLUSTERS, CustomResources, TOPICS } from './reconcilers/resources.js';
+import { TopicReconciler } from './reconcilers/topic.js';
 import { Controller } from './runtime/controller.js';
 import { Informer, objectKey, type ListResult } from './runtime/informer.js';
 import { Manager, type ManagerOptions } from './runtime/manager.js';
@@ -24,6 +25,8 @@ export interface OperatorOptions {
   /** Wraps every reconcile (metrics, logs). */
   instrument?: (controller: string, handler: ReconcileHandler) => ReconcileHandler;
   onError?: (source: string, error: unknown) => void;
+  /** How long a deleted topic waits for an unreachable etcd before dropping its finalizer. */
+  topicEtcdGraceMs?: number;
 }
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by=kafscale-operator';
@@ -91,6 +94,45 @@ function addControllers(
     })
       .watchPrimary(clusters, objectKey)
       .watchRelated(deployments, ownerKeys('KafScaleCluster')),
+  );
+
+  const topics = manager.addInformer(
+    new Informer<KubernetesObject>({
+      name: TOPICS,
+      kubeConfig,
+      path: `/apis/${GROUP}/${VERSION}${nsPath}/${TOPICS}`,
+      list: async () =>
+        (await crs.list(TOPICS, namespace)) as unknown as ListResult<KubernetesObject>,
+      watchTimeoutSeconds: options.watchTimeoutSeconds,
+      onError: onError(`informer ${TOPICS}`),
+    }),
+  );
+  const topic = new TopicReconciler({
+    kubeConfig,
+    build: options.build,
+    events,
+    etcdGraceMs: options.topicEtcdGraceMs,
+  });
+  manager.addController(
+    new Controller({
+      name: 'kafscaletopic',
+      reconcile: instrument('kafscaletopic', topic.reconcile),
+      resyncMs: options.resyncMs,
+      queue: { onError: (key, e) => options.onError?.(`reconcile kafscaletopic ${key}`, e) },
+    })
+      .watchPrimary(topics, objectKey)
+      // A cluster appearing, changing or going away: its topics follow.
+      .watchRelated(clusters, (c) =>
+        topics
+          .list()
+          .filter(
+            (t) =>
+              t.metadata?.namespace === c.metadata?.namespace &&
+              (t as unknown as { spec?: { clusterRef?: { name?: string } } }).spec?.clusterRef
+                ?.name === c.metadata?.name,
+          )
+          .map(objectKey),
+      ),
   );
 }
 
