@@ -1,9 +1,6 @@
-import type { ClusterMetadata } from '../metadata/cluster-metadata.js';
 import { MetadataUnavailableError } from '../metadata/metadata-store.js';
-import type { ObjectStore } from '../storage/object-store.js';
 import type { SegmentCache } from '../storage/segment-cache.js';
-import type { Logger } from '../logger.js';
-import { PartitionLog, type LogConfig } from './partition-log.js';
+import { PartitionLog, type LogConfig, type PartitionLogDeps } from './partition-log.js';
 import { topicConfigNumber } from '../metadata/topic-config.js';
 import type { Membership } from '../cluster/membership.js';
 import { ownerOf, partitionKey } from '../cluster/placement.js';
@@ -45,15 +42,8 @@ export class LogManager {
   onFlush?: (segmentBytes: number) => void;
 
   constructor(
-    private readonly deps: {
-      metadata: ClusterMetadata;
-      objects: ObjectStore;
-      cache: SegmentCache;
-      config: LogConfig;
-      logger: Logger;
+    private readonly deps: Omit<PartitionLogDeps, 'onFlush' | 'packer'> & {
       membership: Membership;
-      /** Bounds bytes appended and not yet committed, across partitions. */
-      buffer?: ProduceBuffer;
     },
   ) {
     const { config } = deps;

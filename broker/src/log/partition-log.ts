@@ -51,6 +51,21 @@ export interface LogConfig {
   compactMaxAgeMs: number;
 }
 
+/** What a partition log works with; the log manager supplies it to every partition. */
+export interface PartitionLogDeps {
+  metadata: ClusterMetadata;
+  objects: ObjectStore;
+  cache: SegmentCache;
+  config: LogConfig;
+  logger: Logger;
+  /** Bytes appended and not yet committed, across partitions; appends beyond it fail. */
+  buffer?: ProduceBuffer;
+  /** Called with the size of every committed segment. */
+  onFlush?: (segmentBytes: number) => void;
+  /** Uploads segments packed with other partitions'; absent: one object pair per flush. */
+  packer?: SegmentPacker;
+}
+
 interface PendingBatch {
   bytes: Buffer;
   baseOffset: number;
@@ -113,19 +128,7 @@ export class PartitionLog {
     private state: PartitionStateRecord,
     private revision: number,
     private segments: SegmentRecord[],
-    private readonly deps: {
-      metadata: ClusterMetadata;
-      objects: ObjectStore;
-      cache: SegmentCache;
-      config: LogConfig;
-      logger: Logger;
-      /** Bytes appended and not yet committed, across partitions; appends beyond it fail. */
-      buffer?: ProduceBuffer;
-      /** Called with the size of every committed segment. */
-      onFlush?: (segmentBytes: number) => void;
-      /** Uploads segments packed with other partitions'; absent: one object pair per flush. */
-      packer?: SegmentPacker;
-    },
+    private readonly deps: PartitionLogDeps,
   ) {
     this.nextOffset = state.highWatermark;
     this.producers = new ProducerStateTable(state.producers);
@@ -138,7 +141,7 @@ export class PartitionLog {
   static async open(
     topic: string,
     partition: number,
-    deps: PartitionLog['deps'],
+    deps: PartitionLogDeps,
   ): Promise<PartitionLog> {
     try {
       return await PartitionLog.takeLeadership(topic, partition, deps);
@@ -162,7 +165,7 @@ export class PartitionLog {
   static async view(
     topic: string,
     partition: number,
-    deps: PartitionLog['deps'],
+    deps: PartitionLogDeps,
   ): Promise<PartitionLog> {
     const current = await deps.metadata.readPartition(topic, partition);
     if (!current) {
@@ -187,7 +190,7 @@ export class PartitionLog {
   private static async takeLeadership(
     topic: string,
     partition: number,
-    deps: PartitionLog['deps'],
+    deps: PartitionLogDeps,
   ): Promise<PartitionLog> {
     for (;;) {
       const current = await deps.metadata.readPartition(topic, partition);
