@@ -180,15 +180,7 @@ export class ConsumerGroup {
 
   join(req: JoinRequest): Promise<JoinResult> {
     const fail = (errorCode: number, memberId = req.memberId): Promise<JoinResult> =>
-      Promise.resolve({
-        errorCode,
-        generationId: -1,
-        protocolType: null,
-        protocolName: null,
-        leader: '',
-        memberId,
-        members: [],
-      });
+      Promise.resolve(this.errorJoin(errorCode, memberId));
     if (this.state === 'Dead') return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (!this.supportsProtocols(req.protocolType, req.protocols))
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
