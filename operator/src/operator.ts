@@ -113,6 +113,10 @@ function addControllers(
     events,
     etcdGraceMs: options.topicEtcdGraceMs,
   });
+  clusters.on((event, c) => {
+    if (event === 'delete') void topic.forgetCluster(objectKey(c));
+  });
+  manager.onStop(() => topic.close());
   manager.addController(
     new Controller({
       name: 'kafscaletopic',

@@ -1,13 +1,14 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ClusterMetadata } from '../../../broker/src/metadata/cluster-metadata.js';
-import { EtcdMetadataStore } from '../../../broker/src/metadata/etcd-metadata-store.js';
+import type { ClusterMetadata } from '../../../broker/src/metadata/cluster-metadata.js';
 import type { KafScaleCluster, KafScaleTopic, KafScaleTopicStatus } from '../api/v1alpha1.js';
 import { etcdEndpoints } from '../builders/broker-env.js';
 import { metadataClusterName } from '../builders/metadata.js';
 import type { BuildOptions } from '../builders/options.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
-import { setCondition } from './conditions.js';
+import { invalidSpecCondition, topicValidator } from '../schema/index.js';
+import { getCondition, setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
+import { MetadataConnections } from './metadata-connections.js';
 import { CLUSTERS, CustomResources, isPaused, sameJson, splitKey, TOPICS } from './resources.js';
 
 export const TOPIC_FINALIZER = 'kafscale.io/topic';
@@ -40,16 +41,57 @@ export function desiredConfigs(spec: KafScaleTopic['spec']): Record<string, stri
 export class TopicReconciler {
   private readonly resources: CustomResources;
   private readonly now: () => Date;
+  private readonly connections: MetadataConnections;
 
   constructor(private readonly options: TopicReconcilerOptions) {
     this.resources = new CustomResources(options.kubeConfig);
     this.now = options.now ?? (() => new Date());
+    this.connections = new MetadataConnections(options.etcdTimeoutMs ?? 5000);
+  }
+
+  /** Whether a metadata connection to the cluster `namespace/name` is open (for tests). */
+  hasConnection(clusterKey: string): boolean {
+    return this.connections.has(clusterKey);
+  }
+
+  /** Closes the cached connection of a cluster that was deleted. */
+  forgetCluster(clusterKey: string): Promise<void> {
+    return this.connections.close(clusterKey);
+  }
+
+  /** Closes every cached connection (operator stop). */
+  close(): Promise<void> {
+    return this.connections.closeAll();
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | void> => {
     const { namespace, name } = splitKey(key);
-    let topic = await this.resources.get(TOPICS, namespace, name);
-    if (!topic || isPaused(topic)) return;
+    const stored = await this.resources.get(TOPICS, namespace, name);
+    if (!stored || isPaused(stored)) return;
+    const checked = topicValidator().validate(stored);
+    if (checked.valid && typeof stored.spec?.clusterRef !== 'object') {
+      checked.valid = false;
+      checked.issues.push({ path: 'spec.clusterRef', message: 'Required value' });
+    }
+    if (!checked.valid) {
+      // Nothing can be deleted for a topic whose cluster or name cannot be known.
+      if (stored.metadata.deletionTimestamp) return this.removeFinalizer(stored);
+      const condition = invalidSpecCondition(
+        checked.issues,
+        stored.metadata.generation,
+        this.now(),
+      );
+      const old = getCondition(stored.status?.conditions, 'Ready');
+      if (old?.reason !== 'InvalidSpec' || old.message !== condition.message) {
+        await this.options.events.record(stored, 'Warning', 'InvalidSpec', condition.message);
+      }
+      await this.writeStatus(stored, {
+        phase: 'Invalid',
+        ready: [condition.status, condition.reason, condition.message],
+      });
+      return;
+    }
+    let topic = checked.object;
     const cluster = await this.resources.get(CLUSTERS, namespace, topic.spec.clusterRef.name);
     if (topic.metadata.deletionTimestamp) return this.finalize(topic, cluster);
 
@@ -59,6 +101,7 @@ export class TopicReconciler {
     }
     const topicName = topic.spec.topicName ?? topic.metadata.name;
     if (!cluster) {
+      await this.connections.close(`${namespace}/${topic.spec.clusterRef.name}`);
       await this.writeStatus(topic, {
         phase: 'Pending',
         ready: [
@@ -70,85 +113,95 @@ export class TopicReconciler {
       return { requeueAfterMs: 30_000 };
     }
 
-    let metadata: ClusterMetadata;
     try {
-      metadata = await this.open(cluster);
+      await this.sync(topic, topicName, await this.open(cluster));
     } catch (error) {
       await this.writeStatus(topic, {
         phase: 'Error',
         ready: ['False', 'EtcdUnavailable', `etcd unreachable: ${(error as Error).message}`],
-      });
+      }).catch(() => undefined);
       throw error;
-    }
-    try {
-      const configs = desiredConfigs(topic.spec);
-      let record = metadata.topic(topicName);
-      let ready: [string, string, string] = ['True', 'TopicReady', 'topic is in etcd'];
-      if (!record) {
-        record = await metadata.createTopic(topicName, topic.spec.partitions, configs);
-        if (!record) throw new Error(`topic ${topicName} was created concurrently; retrying`);
-        await this.options.events.record(
-          topic,
-          'Normal',
-          'TopicCreated',
-          `created topic ${topicName} with ${topic.spec.partitions} partitions`,
-        );
-      } else {
-        if (topic.spec.partitions < record.partitions) {
-          ready = [
-            'False',
-            'PartitionsCannotShrink',
-            `spec.partitions ${topic.spec.partitions} is below the topic's ${record.partitions} partitions; partitions can only grow`,
-          ];
-        } else if (topic.spec.partitions > record.partitions) {
-          const from = record.partitions;
-          record = (await metadata.createPartitions(topicName, topic.spec.partitions)) ?? record;
-          await this.options.events.record(
-            topic,
-            'Normal',
-            'PartitionsGrown',
-            `grew topic ${topicName} from ${from} to ${record.partitions} partitions`,
-          );
-        }
-        if (!sameJson(record.configs, configs)) {
-          record = (await metadata.updateTopic(topicName, (t) => ({ ...t, configs }))) ?? record;
-        }
-      }
-      const partitionStatus: NonNullable<KafScaleTopicStatus['partitionStatus']> = [];
-      for (let p = 0; p < record.partitions; p++) {
-        const state = (await metadata.readPartition(topicName, p))?.state;
-        partitionStatus.push({
-          partition: p,
-          logStartOffset: state?.logStartOffset ?? 0,
-          highWatermark: state?.highWatermark ?? 0,
-        });
-      }
-      await this.writeStatus(topic, {
-        phase: ready[0] === 'True' ? 'Ready' : 'Invalid',
-        ready,
-        topicName,
-        partitions: record.partitions,
-        partitionStatus,
-      });
-    } finally {
-      await metadata.close();
-      await metadata.store.close();
     }
   };
 
-  private async open(cluster: KafScaleCluster): Promise<ClusterMetadata> {
-    const timeout = this.options.etcdTimeoutMs ?? 5000;
-    const store = new EtcdMetadataStore({
-      endpoints: etcdEndpoints(cluster, this.options.build),
-      requestTimeoutMs: timeout,
-      dialTimeoutMs: timeout,
-    });
-    try {
-      return await ClusterMetadata.open(store, metadataClusterName(cluster));
-    } catch (error) {
-      await store.close();
-      throw error;
+  private async sync(
+    topic: KafScaleTopic,
+    topicName: string,
+    metadata: ClusterMetadata,
+  ): Promise<void> {
+    const configs = desiredConfigs(topic.spec);
+    let record = metadata.topic(topicName);
+    let ready: [string, string, string] = ['True', 'TopicReady', 'topic is in etcd'];
+    if (!record) {
+      record = await metadata.createTopic(topicName, topic.spec.partitions, configs);
+      if (!record) throw new Error(`topic ${topicName} was created concurrently; retrying`);
+      await this.options.events.record(
+        topic,
+        'Normal',
+        'TopicCreated',
+        `created topic ${topicName} with ${topic.spec.partitions} partitions`,
+      );
+    } else {
+      if (topic.spec.partitions < record.partitions) {
+        ready = [
+          'False',
+          'PartitionsCannotShrink',
+          `spec.partitions ${topic.spec.partitions} is below the topic's ${record.partitions} partitions; partitions can only grow`,
+        ];
+      } else if (topic.spec.partitions > record.partitions) {
+        const from = record.partitions;
+        record = (await metadata.createPartitions(topicName, topic.spec.partitions)) ?? record;
+        await this.options.events.record(
+          topic,
+          'Normal',
+          'PartitionsGrown',
+          `grew topic ${topicName} from ${from} to ${record.partitions} partitions`,
+        );
+      }
+      if (!sameJson(record.configs, configs)) {
+        record = (await metadata.updateTopic(topicName, (t) => ({ ...t, configs }))) ?? record;
+      }
     }
+    const partitionStatus: NonNullable<KafScaleTopicStatus['partitionStatus']> = [];
+    const leaders = await this.leaders(metadata, topicName);
+    for (let p = 0; p < record.partitions; p++) {
+      const state = (await metadata.readPartition(topicName, p))?.state;
+      partitionStatus.push({
+        partition: p,
+        leader: leaders.get(p) ?? -1,
+        logStartOffset: state?.logStartOffset ?? 0,
+        highWatermark: state?.highWatermark ?? 0,
+      });
+    }
+    await this.writeStatus(topic, {
+      phase: ready[0] === 'True' ? 'Ready' : 'Invalid',
+      ready,
+      topicName,
+      partitions: record.partitions,
+      partitionStatus,
+    });
+  }
+
+  private open(cluster: KafScaleCluster): Promise<ClusterMetadata> {
+    return this.connections.get(
+      `${cluster.metadata.namespace}/${cluster.metadata.name}`,
+      metadataClusterName(cluster),
+      etcdEndpoints(cluster, this.options.build),
+    );
+  }
+
+  /** Partition -> broker id of the leaders the brokers hold now (their lease-bound keys). */
+  private async leaders(metadata: ClusterMetadata, topic: string): Promise<Map<number, number>> {
+    const prefix = metadata.leaderKey(topic, 0).replace(/0$/, '');
+    const leaders = new Map<number, number>();
+    for (const kv of await metadata.store.getPrefix(prefix)) {
+      const partition = Number(kv.key.slice(prefix.length));
+      const holder = JSON.parse(kv.value) as { nodeId?: number };
+      if (Number.isInteger(partition) && typeof holder.nodeId === 'number') {
+        leaders.set(partition, holder.nodeId);
+      }
+    }
+    return leaders;
   }
 
   private async finalize(
@@ -167,13 +220,7 @@ export class TopicReconciler {
       return this.removeFinalizer(topic);
     }
     try {
-      const metadata = await this.open(cluster);
-      try {
-        await metadata.deleteTopic(topicName);
-      } finally {
-        await metadata.close();
-        await metadata.store.close();
-      }
+      await (await this.open(cluster)).deleteTopic(topicName);
     } catch (error) {
       const since = Date.parse(String(topic.metadata.deletionTimestamp));
       const grace = this.options.etcdGraceMs ?? 30_000;
@@ -189,6 +236,7 @@ export class TopicReconciler {
   }
 
   private async removeFinalizer(topic: KafScaleTopic): Promise<void> {
+    if (!(topic.metadata.finalizers ?? []).includes(TOPIC_FINALIZER)) return;
     topic.metadata.finalizers = (topic.metadata.finalizers ?? []).filter(
       (f) => f !== TOPIC_FINALIZER,
     );

@@ -17,6 +17,7 @@ export interface ManagerOptions {
 export class Manager {
   private readonly informers: Informer<KubernetesObject>[] = [];
   private readonly controllers: Controller[] = [];
+  private readonly closers: (() => Promise<void>)[] = [];
   private elector?: LeaderElector;
   private leading = false;
   private started = false;
@@ -31,6 +32,11 @@ export class Manager {
   addController(controller: Controller): Controller {
     this.controllers.push(controller);
     return controller;
+  }
+
+  /** Runs on stop, once no reconcile runs any more: connections the reconcilers keep open. */
+  onStop(close: () => Promise<void>): void {
+    this.closers.push(close);
   }
 
   isLeader(): boolean {
@@ -65,6 +71,7 @@ export class Manager {
     await Promise.all(this.controllers.map((c) => c.stopWorkers()));
     await this.elector?.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
+    await Promise.all(this.closers.map((close) => close().catch(() => undefined)));
     if (wasLeading) this.options.onLeadershipChange?.(false);
   }
 

@@ -42,6 +42,15 @@ describe('docs/operator.md', () => {
     for (const condition of ['Ready', 'Progressing', 'Degraded', 'EtcdSnapshotAccess']) {
       expect(doc).toContain(`| \`${condition}\` |`);
     }
+    for (const reason of [
+      'TopicReady',
+      'InvalidSpec',
+      'PartitionsCannotShrink',
+      'ClusterNotFound',
+      'EtcdUnavailable',
+    ]) {
+      expect(doc).toContain(`| \`${reason}\` |`);
+    }
     expect(doc).toContain('kubectl scale kafscalecluster NAME --replicas=5');
   });
 });

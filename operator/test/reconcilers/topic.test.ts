@@ -113,6 +113,19 @@ describe('KafScaleTopic reconciler', () => {
       observedGeneration: t1.metadata.generation,
     });
     expect(t1.status?.partitionStatus).toHaveLength(3);
+    expect(t1.status?.partitionStatus?.[0]).toMatchObject({ partition: 0, leader: -1 });
+
+    // A broker taking leadership of partition 1 shows in status.
+    const lease = await store.grantLease(30);
+    const m = await metadataOf('c1');
+    expect((await m.acquire(m.leaderKey('orders', 1), 7, lease.id)).acquired).toBe(true);
+    await h.ok(['annotate', 'kafscaletopic', 'orders', 'leader=1']);
+    await waitFor(
+      async () => (await readTopic('orders'))?.status?.partitionStatus?.[1]?.leader === 7,
+      'leader 7 in status',
+      15_000,
+    );
+    await lease.revoke();
 
     // Grow.
     await apply(
@@ -207,5 +220,89 @@ describe('KafScaleTopic reconciler', () => {
     expect(await h.ok(['get', 'events', '-o', 'json'])).toContain('EtcdUnreachable');
     await etcd.restart();
     md = await ClusterMetadata.open(store, 'default.c1');
+  });
+
+  test('one etcd connection per cluster, replaced when its endpoints change, closed when it goes', async () => {
+    const metric = async (pattern: RegExp) => {
+      const text = await (await fetch(`${etcd.endpoint}/metrics`)).text();
+      return [...text.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    // Every ClusterMetadata holds one watch; every new client opens a new watch stream.
+    const watchers = () => metric(/^etcd_debugging_mvcc_watcher_total (\d+)$/gm);
+    const streams = () =>
+      metric(
+        /^grpc_server_started_total\{[^}]*grpc_method="Watch",grpc_service="etcdserverpb.Watch"[^}]*\} (\d+)$/gm,
+      );
+    const base = await watchers();
+    const partitionsOf = async (name: string, n: number) =>
+      waitFor(
+        async () => (await readTopic(name))?.status?.partitions === n,
+        `${name} ${n}`,
+        15_000,
+      );
+
+    const manager = await h.startOperator();
+    await apply(cluster('c1', { etcd: { endpoints: [etcd.endpoint] } }));
+    await apply(topic('a', { partitions: 1 }));
+    await apply(topic('b', { partitions: 1 }));
+    await partitionsOf('a', 1);
+    await partitionsOf('b', 1);
+    expect(await watchers()).toBe(base + 1);
+    const opened = await streams();
+    for (const n of [2, 3]) {
+      await apply(topic('a', { partitions: n }));
+      await apply(topic('b', { partitions: n }));
+      await partitionsOf('a', n);
+      await partitionsOf('b', n);
+    }
+    expect(await streams()).toBe(opened);
+    expect(await watchers()).toBe(base + 1);
+
+    // Other endpoints (the same server listed twice): a new connection, the old one closed.
+    await apply(cluster('c1', { etcd: { endpoints: [etcd.endpoint, etcd.endpoint] } }));
+    await apply(topic('a', { partitions: 4 }));
+    await partitionsOf('a', 4);
+    expect(await streams()).toBe(opened + 1);
+    await waitFor(async () => (await watchers()) === base + 1, 'one watcher', 5000);
+
+    await h.ok(['delete', 'kafscalecluster', 'c1', '--wait=false']);
+    await waitFor(async () => (await watchers()) === base, 'connection closed with the cluster');
+
+    await apply(cluster('c1', { etcd: { endpoints: [etcd.endpoint] } }));
+    await apply(topic('a', { partitions: 5 }));
+    await partitionsOf('a', 5);
+    expect(await watchers()).toBe(base + 1);
+    await manager.stop();
+    expect(await watchers()).toBe(base);
+  });
+
+  test('a spec the schema rejects gets Ready=False InvalidSpec and is not written to etcd', async () => {
+    // The API server enforces the CRD too: a resource created while an older CRD without the
+    // minimum was installed is simulated by dropping the minimum for this one test.
+    await h.startOperator();
+    await apply(cluster('c1', { etcd: { endpoints: [etcd.endpoint] } }));
+    type Schema = { properties: Record<string, Schema>; minimum?: number };
+    const crd = (await h.client.read({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'kafscaletopics.kafscale.io' },
+    })) as KubernetesObject & { spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } };
+    delete crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.partitions
+      .minimum;
+    await h.client.replace(crd);
+    await h.client.create(topic('bad', { partitions: 0 }));
+
+    const t = await waitFor(
+      async () => {
+        const r = await readTopic('bad');
+        return ready(r)?.reason === 'InvalidSpec' && r;
+      },
+      'InvalidSpec',
+      15_000,
+    );
+    expect(ready(t)).toMatchObject({ status: 'False' });
+    expect(ready(t)?.message).toContain('spec.partitions');
+    expect(t.status?.phase).toBe('Invalid');
+    expect((await metadataOf('c1')).topic('bad')).toBeUndefined();
   });
 });
