@@ -45,10 +45,16 @@ const b64 = (s: V1Secret | undefined, key: string): string =>
   Buffer.from(s?.data?.[key] ?? '', 'base64').toString('utf8');
 
 /**
+ * The Deployment's replicas, which the builder leaves out while autoscaling is on: the count the
+ * operator last set stays until the HorizontalPodAutoscaler changes it, rather than being
+ * removed (which would default it to one broker).
+ */
+const HANDED_OFF = [['spec', 'replicas']];
+
+/**
  * Makes a KafScaleCluster's owned objects match its spec and reports what it sees in status.
- * Objects are created or updated field by field (ObjectSync.overlay) so nothing the operator
- * does not set is touched; the Deployment's replicas are not set while autoscaling is on, which
- * leaves them to the HorizontalPodAutoscaler.
+ * Objects are created or updated by a three-way merge (ObjectSync.apply): fields the operator
+ * stopped setting go, fields it never set (other controllers', people's) are not touched.
  */
 export class ClusterReconciler {
   private readonly resources: CustomResources;
@@ -121,7 +127,10 @@ export class ClusterReconciler {
     let cronJob: V1CronJob | undefined;
     let changed = false;
     for (const object of desired) {
-      const { outcome, object: stored } = await this.objects.apply(object);
+      const { outcome, object: stored } = await this.objects.apply(
+        object,
+        object.kind === 'Deployment' ? HANDED_OFF : [],
+      );
       if (outcome !== 'unchanged') changed = true;
       if (outcome === 'created') {
         await this.event(cluster, 'Normal', 'Created', `Created ${describe(object)}`);

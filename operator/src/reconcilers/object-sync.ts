@@ -23,6 +23,62 @@ export function overlay(existing: unknown, desired: unknown): unknown {
   return out;
 }
 
+/**
+ * Where the operator remembers which fields it set on an object: the map keys of what it
+ * applied, without values (Secrets stay out of annotations), lists and scalars as leaves.
+ */
+export const OWNED_FIELDS_ANNOTATION = 'kafscale.io/owned-fields';
+
+export type FieldTree = { [key: string]: FieldTree | 1 };
+
+/** The fields `desired` sets: maps are walked key by key, anything else is one field. */
+export function fieldTree(desired: Json): FieldTree {
+  const tree: FieldTree = {};
+  for (const [k, v] of Object.entries(desired)) {
+    if (v === undefined) continue;
+    tree[k] = isObj(v) && Object.keys(v).length > 0 ? fieldTree(v) : 1;
+  }
+  return tree;
+}
+
+/**
+ * `live` without the fields the operator set last time (`previous`) and sets no more
+ * (`current`): a removed annotation, label, ConfigMap key or optional field goes, while fields it
+ * never set stay. A field in `keep` is left even when the operator stops setting it, because
+ * its value passes to another owner (a Deployment's replicas to the HorizontalPodAutoscaler).
+ */
+export function prune(
+  live: unknown,
+  previous: FieldTree,
+  current: FieldTree,
+  keep: string[][] = [],
+  path: string[] = [],
+): unknown {
+  if (!isObj(live)) return live;
+  const out: Json = { ...live };
+  for (const [k, was] of Object.entries(previous)) {
+    const now = current[k];
+    const at = [...path, k];
+    if (was !== 1 && now !== 1) {
+      if (k in out) out[k] = prune(out[k], was, now ?? {}, keep, at);
+    } else if (now === undefined && !keep.some((p) => p.join('.') === at.join('.'))) {
+      delete out[k];
+    }
+  }
+  return out;
+}
+
+function ownedFields(o: KubernetesObject | undefined): FieldTree {
+  const text = o?.metadata?.annotations?.[OWNED_FIELDS_ANNOTATION];
+  if (!text) return {};
+  try {
+    const tree: unknown = JSON.parse(text);
+    return isObj(tree) ? (tree as FieldTree) : {};
+  } catch {
+    return {};
+  }
+}
+
 function stable(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
   if (isObj(v)) {
@@ -59,18 +115,33 @@ export class ObjectSync {
   }
 
   /**
-   * Makes the object carry the desired fields. The update sends the resourceVersion it read, so
-   * a concurrent writer makes it fail with 409 (the reconcile is retried) instead of being
-   * overwritten; a no-op is not written at all.
+   * Makes the object carry the desired fields, a three-way merge of what the operator set last
+   * time (the owned-fields annotation), what it sets now and what is there: fields it stopped
+   * setting are removed, fields others set are kept (`keep`: see prune). The update sends the
+   * resourceVersion it read, so a concurrent writer makes it fail with 409 (the reconcile is
+   * retried) instead of being overwritten; a no-op is not written at all.
    */
   async apply(
     desired: KubernetesObject,
+    keep: string[][] = [],
   ): Promise<{ outcome: SyncOutcome; object: KubernetesObject }> {
+    const fields = fieldTree(desired as Json);
+    const annotated: KubernetesObject = {
+      ...desired,
+      metadata: {
+        ...desired.metadata,
+        annotations: {
+          ...desired.metadata?.annotations,
+          [OWNED_FIELDS_ANNOTATION]: JSON.stringify(fields),
+        },
+      },
+    };
     const existing = await this.read(desired);
     if (!existing) {
-      return { outcome: 'created', object: await this.client.create(desired) };
+      return { outcome: 'created', object: await this.client.create(annotated) };
     }
-    const merged = overlay(existing, desired) as KubernetesObject;
+    const pruned = prune(existing, ownedFields(existing), fields, keep);
+    const merged = overlay(pruned, annotated) as KubernetesObject;
     merged.metadata = { ...merged.metadata, resourceVersion: existing.metadata?.resourceVersion };
     if (stable(merged) === stable(existing)) return { outcome: 'unchanged', object: existing };
     return { outcome: 'updated', object: await this.client.replace(merged) };

@@ -228,4 +228,52 @@ describe('KafScaleCluster reconciler against the API emulator', () => {
     const status = (await getCluster())!.status!;
     expect(Date.parse(status.tlsNotAfter!)).toBeGreaterThan(Date.now() + 300 * 86_400_000);
   });
+
+  it('removes what it stopped setting and keeps what others set (three-way merge)', async () => {
+    await h.startOperator();
+    await h.client.create(
+      cluster('demo', {
+        brokers: { replicas: 3, podAnnotations: { 'example.com/scrape': 'true' } },
+        config: { logLevel: 'debug' },
+      }),
+    );
+    const configMap = () =>
+      core.readNamespacedConfigMap({ namespace: 'default', name: 'demo-broker-config' });
+    await waitFor(async () => (await configMap()).data?.KAFSCALE_LOG_LEVEL === 'debug', 'config');
+    const d = await waitFor(getDeployment, 'Deployment');
+    expect(d.spec?.template.metadata?.annotations?.['example.com/scrape']).toBe('true');
+    // Someone else's annotations and ConfigMap key, which the operator never set.
+    await apps.replaceNamespacedDeployment({
+      namespace: 'default',
+      name: 'demo-broker',
+      body: {
+        ...d,
+        metadata: { ...d.metadata, annotations: { ...d.metadata?.annotations, 'x/y': 'keep' } },
+      },
+    });
+    const cm = await configMap();
+    await core.replaceNamespacedConfigMap({
+      namespace: 'default',
+      name: 'demo-broker-config',
+      body: { ...cm, data: { ...cm.data, EXTRA: 'keep' } },
+    });
+
+    const c = (await getCluster())!;
+    await h.replace({
+      ...c,
+      spec: {
+        ...c.spec,
+        brokers: { ...c.spec.brokers, podAnnotations: undefined },
+        config: {},
+        autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 6 },
+      },
+    });
+    await waitFor(async () => !(await configMap()).data?.KAFSCALE_LOG_LEVEL, 'logLevel removed');
+    const after = await getDeployment();
+    expect(after.spec?.template.metadata?.annotations?.['example.com/scrape']).toBeUndefined();
+    expect(after.metadata?.annotations?.['x/y']).toBe('keep');
+    expect((await configMap()).data?.EXTRA).toBe('keep');
+    // Autoscaling took replicas over: the last count stays for the HPA, not a default of one.
+    expect(after.spec?.replicas).toBe(3);
+  });
 });
