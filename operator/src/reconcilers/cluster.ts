@@ -22,7 +22,7 @@ import {
   type TlsMaterial,
 } from '../builders/index.js';
 import { clusterValidator, invalidSpecCondition } from '../schema/index.js';
-import { generateTlsMaterial, needsRenewal } from '../tls/index.js';
+import { generateTlsMaterial, needsRenewal, renewCertificateAuthority } from '../tls/index.js';
 import { errorMessage } from '../runtime/errors.js';
 import type { ReconcileResult } from '../runtime/work-queue.js';
 import { getCondition, removeCondition, setCondition } from './conditions.js';
@@ -138,6 +138,15 @@ export class ClusterReconciler {
       if (object.kind === 'Deployment') deployment = stored as V1Deployment;
       if (object.kind === 'CronJob') cronJob = stored as V1CronJob;
     }
+    if (tls?.caRenewed) {
+      const notAfter = new Date(new X509Certificate(tls.material.caCertPem).validTo);
+      await this.event(
+        cluster,
+        'Normal',
+        'CACertificateRenewed',
+        `Renewed the CA certificate (same key) valid until ${notAfter.toISOString()}`,
+      );
+    }
     if (tls?.issued) {
       await this.event(
         cluster,
@@ -176,14 +185,20 @@ export class ClusterReconciler {
   }
 
   /**
-   * The generated certificate: the one in the Secret while it is good (not two thirds through
-   * its life, covering every name), otherwise a new one from the same CA so clients keep
-   * trusting the brokers.
+   * The generated certificates. The CA is renewed two thirds through its life with the same name
+   * and key (renewCertificateAuthority), so every certificate it issued stays valid and clients
+   * holding the old ca.crt keep connecting until the old CA certificate expires. The server
+   * certificate in the Secret is kept while it is good (not two thirds through its life,
+   * covering every name), otherwise a new one is issued by the same CA. Brokers re-read the
+   * Secret's files in place, so neither renewal restarts them.
    */
-  private async tlsMaterial(
-    cluster: KafScaleCluster,
-  ): Promise<
-    { material: TlsMaterial; issued?: 'CertificateIssued' | 'CertificateRenewed' } | undefined
+  private async tlsMaterial(cluster: KafScaleCluster): Promise<
+    | {
+        material: TlsMaterial;
+        issued?: 'CertificateIssued' | 'CertificateRenewed';
+        caRenewed?: boolean;
+      }
+    | undefined
   > {
     if (!cluster.spec.tls.enabled || cluster.spec.tls.secretRef) return undefined;
     const names = resourceNames(cluster);
@@ -196,12 +211,14 @@ export class ClusterReconciler {
     const secret = (await this.objects.read(secretRef(names.tlsSecret))) as V1Secret | undefined;
     const caSecret = (await this.objects.read(secretRef(names.tlsCaSecret))) as
       V1Secret | undefined;
-    const ca =
+    const now = this.now();
+    let ca =
       b64(caSecret, 'ca.crt') && b64(caSecret, 'ca.key')
         ? { certPem: b64(caSecret, 'ca.crt'), keyPem: b64(caSecret, 'ca.key') }
         : undefined;
+    const caRenewed = ca !== undefined && needsRenewal(ca.certPem, now);
+    if (ca && caRenewed) ca = renewCertificateAuthority(ca, now);
     const certPem = b64(secret, 'tls.crt');
-    const now = this.now();
     if (
       ca &&
       certPem &&
@@ -215,11 +232,13 @@ export class ClusterReconciler {
           keyPem: b64(secret, 'tls.key'),
           notAfter: new Date(new X509Certificate(certPem).validTo),
         },
+        caRenewed,
       };
     }
     return {
       material: generateTlsMaterial(cluster, this.options.build, now, ca),
       issued: certPem ? 'CertificateRenewed' : 'CertificateIssued',
+      caRenewed,
     };
   }
 

@@ -1,6 +1,7 @@
 import {
   createHash,
   createPrivateKey,
+  createPublicKey,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
@@ -164,7 +165,34 @@ export function createCertificateAuthority(
   now: Date,
   validityDays = 3650,
 ): IssuedCertificate {
-  const { publicKey, privateKey } = newKey();
+  return selfSigned(commonName, newKey().privateKey, now, validityDays);
+}
+
+/**
+ * A new certificate for an existing CA: same name, same key, a fresh validity. Everything the
+ * CA signed stays valid under it, and clients that still trust the old CA certificate keep
+ * trusting the certificates issued after the renewal (the signature is the same key's) until
+ * the old certificate itself expires; so nothing has to be re-issued or restarted at once.
+ */
+export function renewCertificateAuthority(
+  ca: { certPem: string; keyPem: string },
+  now: Date,
+  validityDays = 3650,
+): IssuedCertificate {
+  return selfSigned(
+    commonNameOf(new X509Certificate(ca.certPem)),
+    createPrivateKey(ca.keyPem),
+    now,
+    validityDays,
+  );
+}
+
+function selfSigned(
+  commonName: string,
+  privateKey: KeyObject,
+  now: Date,
+  validityDays: number,
+): IssuedCertificate {
   const notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   const notAfter = new Date(now.getTime() + validityDays * DAY_MS);
   const certPem = certificate({
@@ -172,7 +200,7 @@ export function createCertificateAuthority(
     notBefore,
     notAfter,
     isCa: true,
-    publicKey,
+    publicKey: createPublicKey(privateKey),
     signingKey: privateKey,
   });
   return {

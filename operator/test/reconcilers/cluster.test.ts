@@ -1,5 +1,8 @@
-import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
-import { CONFIG_HASH_ANNOTATION } from '../../src/builders/index.js';
+import { X509Certificate } from 'node:crypto';
+import { AppsV1Api, CoreV1Api, type V1Deployment, type V1Secret } from '@kubernetes/client-node';
+import { brokerTlsDnsNames, CONFIG_HASH_ANNOTATION } from '../../src/builders/index.js';
+import { clusterValidator } from '../../src/schema/index.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../src/tls/index.js';
 import type { KafScaleCluster } from '../../src/api/v1alpha1.js';
 import { cluster, waitFor, read, startHarness, type Harness } from './harness.js';
 
@@ -269,11 +272,70 @@ describe('KafScaleCluster reconciler against the API emulator', () => {
       },
     });
     await waitFor(async () => !(await configMap()).data?.KAFSCALE_LOG_LEVEL, 'logLevel removed');
-    const after = await getDeployment();
-    expect(after.spec?.template.metadata?.annotations?.['example.com/scrape']).toBeUndefined();
+    const after = await waitFor(async () => {
+      const d = await getDeployment();
+      return !d.spec?.template.metadata?.annotations?.['example.com/scrape'] && d;
+    }, 'pod annotation removed');
     expect(after.metadata?.annotations?.['x/y']).toBe('keep');
     expect((await configMap()).data?.EXTRA).toBe('keep');
     // Autoscaling took replicas over: the last count stays for the HPA, not a default of one.
     expect(after.spec?.replicas).toBe(3);
+  });
+
+  it('renews an ageing CA with the same key, keeps the server certificate and the pods', async () => {
+    await h.startOperator();
+    await h.client.create(cluster('demo', { tls: { enabled: true } }));
+    const readSecret = (name: string) => core.readNamespacedSecret({ namespace: 'default', name });
+    const pem = (s: V1Secret, key: string) => Buffer.from(s.data![key], 'base64').toString();
+    await waitFor(() => readSecret('demo-tls'), 'TLS Secret');
+    const before = await waitFor(getDeployment, 'Deployment');
+
+    // Seven years on: a ten-year CA past two thirds of its life, a server certificate it
+    // issued yesterday for the cluster's names.
+    const day = 86_400_000;
+    const old = createCertificateAuthority('default/demo CA', new Date(Date.now() - 7 * 365 * day));
+    const c = clusterValidator().validate(await getCluster()).object;
+    const names = brokerTlsDnsNames(c, { brokerImage: 'x', clusterDomain: 'cluster.local' });
+    const leaf = issueServerCertificate(
+      old,
+      { commonName: 'demo-bootstrap', dnsNames: names },
+      new Date(Date.now() - day),
+    );
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const caSecret = await readSecret('demo-tls-ca');
+    await core.replaceNamespacedSecret({
+      namespace: 'default',
+      name: 'demo-tls-ca',
+      body: { ...caSecret, data: { 'ca.crt': b64(old.certPem), 'ca.key': b64(old.keyPem) } },
+    });
+    const tlsSecret = await readSecret('demo-tls');
+    await core.replaceNamespacedSecret({
+      namespace: 'default',
+      name: 'demo-tls',
+      body: {
+        ...tlsSecret,
+        data: {
+          'tls.crt': b64(leaf.certPem),
+          'tls.key': b64(leaf.keyPem),
+          'ca.crt': b64(old.certPem),
+        },
+      },
+    });
+    await h.ok(['annotate', 'kafscalecluster', 'demo', 'touch=1']);
+
+    const renewed = await waitFor(async () => {
+      const s = await readSecret('demo-tls');
+      return pem(s, 'ca.crt') !== old.certPem && pem(s, 'tls.crt') === leaf.certPem && s;
+    }, 'renewed CA in ca.crt');
+    const ca = new X509Certificate(pem(renewed, 'ca.crt'));
+    expect(ca.publicKey.equals(new X509Certificate(old.certPem).publicKey)).toBe(true);
+    expect(Date.parse(ca.validTo)).toBeGreaterThan(Date.now() + 9 * 365 * day);
+    expect(new X509Certificate(leaf.certPem).verify(ca.publicKey)).toBe(true);
+    expect(pem(await readSecret('demo-tls-ca'), 'ca.crt')).toBe(pem(renewed, 'ca.crt'));
+    const after = await getDeployment();
+    expect(after.metadata?.generation).toBe(before.metadata?.generation);
+    expect(after.spec?.template).toEqual(before.spec?.template);
+    const events = await core.listNamespacedEvent({ namespace: 'default' });
+    expect(events.items.some((e) => e.reason === 'CACertificateRenewed')).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import {
   generateTlsMaterial,
   issueServerCertificate,
   needsRenewal,
+  renewCertificateAuthority,
 } from '../../src/tls/index.js';
 import { sampleCluster } from '../support/samples.js';
 
@@ -80,6 +81,53 @@ describe('generated certificates', () => {
       expect(err.code).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     } finally {
       tlsServer.close();
+    }
+  });
+
+  test('a renewed CA keeps its name and key: old and new trust work both ways over TLS', async () => {
+    const day = 24 * 3600 * 1000;
+    const today = new Date();
+    const old = createCertificateAuthority('ns/c CA', new Date(today.getTime() - 7 * 365 * day));
+    expect(needsRenewal(old.certPem, today)).toBe(true);
+    const renewed = renewCertificateAuthority(old, today);
+    const oldCert = new X509Certificate(old.certPem);
+    const newCert = new X509Certificate(renewed.certPem);
+    expect(newCert.subject).toBe(oldCert.subject);
+    expect(newCert.publicKey.equals(oldCert.publicKey)).toBe(true);
+    expect(newCert.serialNumber).not.toBe(oldCert.serialNumber);
+    expect(Date.parse(renewed.notAfter.toISOString()) - today.getTime()).toBe(3650 * day);
+    expect(Date.parse(newCert.validTo)).toBe(Math.floor(renewed.notAfter.getTime() / 1000) * 1000);
+    expect(needsRenewal(renewed.certPem, today)).toBe(false);
+
+    const broker = '10-1-2-3.c-brokers.ns.svc.cluster.local';
+    const request = { commonName: 'b', dnsNames: ['*.c-brokers.ns.svc.cluster.local'] };
+    // Issued before the renewal, and after it.
+    const before = issueServerCertificate(old, request, new Date(today.getTime() - day));
+    const after = issueServerCertificate(renewed, request, today);
+    for (const [leaf, trusted] of [
+      [before, renewed],
+      [after, old],
+      [after, renewed],
+    ]) {
+      const tlsServer = createServer({ key: leaf.keyPem, cert: leaf.certPem }, (socket) =>
+        socket.end(),
+      );
+      tlsServer.listen(0, '127.0.0.1');
+      await once(tlsServer, 'listening');
+      const { port } = tlsServer.address() as { port: number };
+      try {
+        const client = connect({
+          host: '127.0.0.1',
+          port,
+          ca: trusted.certPem,
+          servername: broker,
+        });
+        await once(client, 'secureConnect');
+        expect(client.authorized).toBe(true);
+        client.destroy();
+      } finally {
+        tlsServer.close();
+      }
     }
   });
 
