@@ -2,7 +2,7 @@ import type { KubeConfig, KubernetesObject, V1Deployment } from '@kubernetes/cli
 import { AppsV1Api } from '@kubernetes/client-node';
 import { GROUP, VERSION } from './api/v1alpha1.js';
 import type { BuildOptions } from './builders/index.js';
-import { ClusterReconciler } from './reconcilers/cluster.js';
+import { ClusterReconciler, type SnapshotSink } from './reconcilers/cluster.js';
 import { EventRecorder } from './reconcilers/events.js';
 import { CLUSTERS, CustomResources, TOPICS } from './reconcilers/resources.js';
 import { TopicReconciler } from './reconcilers/topic.js';
@@ -27,6 +27,10 @@ export interface OperatorOptions {
   onError?: (source: string, error: unknown) => void;
   /** How long a deleted topic waits for an unreachable etcd before dropping its finalizer. */
   topicEtcdGraceMs?: number;
+  /** etcd snapshot observations of the cluster reconciler (metrics). */
+  onSnapshot?: SnapshotSink;
+  snapshotTimeoutMs?: number;
+  snapshotCheckIntervalMs?: number;
 }
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by=kafscale-operator';
@@ -84,7 +88,14 @@ function addControllers(
     }),
   );
   const events = new EventRecorder(kubeConfig, 'kafscale-operator', onError('events'));
-  const cluster = new ClusterReconciler({ kubeConfig, build: options.build, events });
+  const cluster = new ClusterReconciler({
+    kubeConfig,
+    build: options.build,
+    events,
+    onSnapshot: options.onSnapshot,
+    snapshotTimeoutMs: options.snapshotTimeoutMs,
+    snapshotCheckIntervalMs: options.snapshotCheckIntervalMs,
+  });
   manager.addController(
     new Controller({
       name: 'kafscalecluster',

@@ -5,10 +5,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import winston from 'winston';
 import { DEFAULT_BUILD_OPTIONS } from './builders/options.js';
 import { createOperator } from './operator.js';
+import type { SnapshotSink } from './reconcilers/cluster.js';
 import type { Manager } from './runtime/manager.js';
 import type { ReconcileHandler } from './runtime/work-queue.js';
 
@@ -107,6 +108,8 @@ const KINDS: Record<string, string> = {
 export interface OperatorMetrics {
   registry: Registry;
   instrument: (controller: string, handler: ReconcileHandler) => ReconcileHandler;
+  /** Where the cluster reconciler reports etcd snapshot observations. */
+  snapshots: SnapshotSink;
 }
 
 export function createMetrics(): OperatorMetrics {
@@ -131,8 +134,57 @@ export function createMetrics(): OperatorMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  // Per cluster with managed etcd backups; series go when the cluster or its backups go.
+  const snapshotLabels = ['namespace', 'cluster'];
+  const lastSnapshot = new Map<string, { labels: Record<string, string>; at: number }>();
+  new Gauge({
+    name: 'kafscale_operator_etcd_snapshot_age_seconds',
+    help: 'Age of the newest complete etcd snapshot of the cluster, at scrape time.',
+    labelNames: snapshotLabels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, at } of lastSnapshot.values()) {
+        this.set(labels, Math.max(0, (Date.now() - at) / 1000));
+      }
+    },
+  });
+  const lastTime = new Gauge({
+    name: 'kafscale_operator_etcd_snapshot_last_success_timestamp_seconds',
+    help: 'Creation time of the newest complete etcd snapshot, in seconds since the epoch.',
+    labelNames: snapshotLabels,
+    registers: [registry],
+  });
+  const lastSuccess = new Gauge({
+    name: 'kafscale_operator_etcd_snapshot_last_success',
+    help: '1 if the newest finished etcd snapshot Job succeeded, 0 if it failed.',
+    labelNames: snapshotLabels,
+    registers: [registry],
+  });
+  const access = new Gauge({
+    name: 'kafscale_operator_etcd_snapshot_access',
+    help: '1 if the snapshot bucket is reachable with the cluster credentials (EtcdSnapshotAccess True), 0 if not.',
+    labelNames: snapshotLabels,
+    registers: [registry],
+  });
+  const snapshots: SnapshotSink = (namespace, name, seen) => {
+    const labels = { namespace, cluster: name };
+    const key = `${namespace}/${name}`;
+    if (!seen?.lastSnapshotTime) {
+      lastSnapshot.delete(key);
+      lastTime.remove(labels);
+    } else {
+      lastSnapshot.set(key, { labels, at: seen.lastSnapshotTime.getTime() });
+      lastTime.set(labels, seen.lastSnapshotTime.getTime() / 1000);
+    }
+    if (seen?.lastJobSucceeded === undefined) lastSuccess.remove(labels);
+    else lastSuccess.set(labels, seen.lastJobSucceeded ? 1 : 0);
+    if (!seen || seen.access.status === 'Unknown') access.remove(labels);
+    else access.set(labels, seen.access.status === 'True' ? 1 : 0);
+  };
   return {
     registry,
+    snapshots,
     instrument: (controller, handler) => {
       const kind = KINDS[controller] ?? controller;
       return async (key) => {
@@ -214,6 +266,7 @@ export async function runOperator(args: string[], opts: RunOptions = {}): Promis
     },
     onError: (source, e) =>
       logger.error(source, { error: e instanceof Error ? e.message : String(e) }),
+    onSnapshot: metrics.snapshots,
   });
 
   const server = createServer((req, res) => {

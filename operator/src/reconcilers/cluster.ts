@@ -28,6 +28,7 @@ import type { ReconcileResult } from '../runtime/work-queue.js';
 import { getCondition, removeCondition, setCondition } from './conditions.js';
 import type { EventRecorder } from './events.js';
 import { ObjectSync } from './object-sync.js';
+import { SnapshotMonitor, type SnapshotObservation } from './snapshot-monitor.js';
 import { CLUSTERS, CustomResources, isPaused, sameJson, splitKey } from './resources.js';
 
 export interface ClusterReconcilerOptions {
@@ -37,7 +38,18 @@ export interface ClusterReconcilerOptions {
   now?: () => Date;
   /** How soon a cluster that is not Running yet is looked at again. */
   progressRequeueMs?: number;
+  /** Bounds of the etcd snapshot bucket check (SnapshotMonitor). */
+  snapshotTimeoutMs?: number;
+  snapshotCheckIntervalMs?: number;
+  /** Told every snapshot observation, and undefined when a cluster stops having one (metrics). */
+  onSnapshot?: SnapshotSink;
 }
+
+export type SnapshotSink = (
+  namespace: string,
+  name: string,
+  observation: SnapshotObservation | undefined,
+) => void;
 
 type Phase = NonNullable<KafScaleClusterStatus['phase']>;
 
@@ -60,17 +72,28 @@ export class ClusterReconciler {
   private readonly resources: CustomResources;
   private readonly objects: ObjectSync;
   private readonly now: () => Date;
+  private readonly snapshots: SnapshotMonitor;
 
   constructor(private readonly options: ClusterReconcilerOptions) {
     this.resources = new CustomResources(options.kubeConfig);
     this.objects = new ObjectSync(options.kubeConfig);
     this.now = options.now ?? (() => new Date());
+    this.snapshots = new SnapshotMonitor({
+      kubeConfig: options.kubeConfig,
+      timeoutMs: options.snapshotTimeoutMs,
+      checkIntervalMs: options.snapshotCheckIntervalMs,
+      now: this.now,
+    });
   }
 
   readonly reconcile = async (key: string): Promise<ReconcileResult | void> => {
     const { namespace, name } = splitKey(key);
     const cluster = await this.resources.get(CLUSTERS, namespace, name);
-    if (!cluster || cluster.metadata.deletionTimestamp || isPaused(cluster)) return;
+    if (!cluster || cluster.metadata.deletionTimestamp) {
+      this.forgetSnapshots(namespace, name);
+      return;
+    }
+    if (isPaused(cluster)) return;
 
     const result = clusterValidator().validate(cluster);
     if (result.valid && typeof cluster.spec !== 'object') {
@@ -298,16 +321,37 @@ export class ClusterReconciler {
       phase === 'Degraded' ? `only ${ready}/${desiredReplicas} brokers ready` : 'healthy',
     );
     let lastSnapshotTime = cluster.status?.lastSnapshotTime;
-    if (spec.spec.etcd.managed?.backup.enabled) {
-      const last = cronJob?.status?.lastSuccessfulTime;
-      if (last) {
-        lastSnapshotTime = new Date(last).toISOString();
-        set('EtcdSnapshotAccess', 'True', 'SnapshotSucceeded', `last snapshot ${lastSnapshotTime}`);
-      } else {
-        set('EtcdSnapshotAccess', 'Unknown', 'NoSnapshotYet', 'no snapshot job has succeeded yet');
-      }
+    let snapshotFailing = false;
+    if (spec.spec.etcd.managed?.backup.enabled && !spec.spec.etcd.endpoints) {
+      const lastJobSuccess = cronJob?.status?.lastSuccessfulTime;
+      const seen = await this.snapshots.observe(
+        spec,
+        lastJobSuccess ? new Date(lastJobSuccess).toISOString() : undefined,
+      );
+      this.options.onSnapshot?.(spec.metadata.namespace, spec.metadata.name, seen);
+      if (seen.lastSnapshotTime) lastSnapshotTime = seen.lastSnapshotTime.toISOString();
+      const jobFailed = seen.lastJobSucceeded === false;
+      set(
+        'EtcdSnapshotAccess',
+        seen.access.status,
+        seen.access.reason,
+        jobFailed && seen.access.status === 'True'
+          ? `${seen.access.message}; but the newest snapshot Job failed, see its logs`
+          : seen.access.message,
+      );
+      snapshotFailing = seen.access.status === 'False' || jobFailed;
     } else {
       conditions = removeCondition(conditions, 'EtcdSnapshotAccess');
+      this.forgetSnapshots(spec.metadata.namespace, spec.metadata.name);
+    }
+    if (phase === 'Running' && snapshotFailing) {
+      phase = 'Degraded';
+      set(
+        'Degraded',
+        'True',
+        'EtcdSnapshotFailing',
+        'etcd snapshots are failing; see the EtcdSnapshotAccess condition',
+      );
     }
     const names = resourceNames(spec);
     const status: KafScaleClusterStatus = {
@@ -329,13 +373,18 @@ export class ClusterReconciler {
         cluster,
         phase === 'Degraded' ? 'Warning' : 'Normal',
         phase,
-        `${ready}/${desiredReplicas} brokers ready`,
+        `${ready}/${desiredReplicas} brokers ready${snapshotFailing ? '; etcd snapshots failing' : ''}`,
       );
     }
     await this.writeStatus(cluster, status);
     if (phase !== 'Running' || !rolledOut) {
       return { requeueAfterMs: this.options.progressRequeueMs ?? 15_000 };
     }
+  }
+
+  private forgetSnapshots(namespace: string, name: string): void {
+    this.snapshots.forget(`${namespace}/${name}`);
+    this.options.onSnapshot?.(namespace, name, undefined);
   }
 
   private async writeStatus(
