@@ -187,7 +187,9 @@ test('kubectl scale kafscalecluster 1 -> 3 -> 1 under acks=all produce loses not
   producing = false;
   await producer;
   expect(acked.size).toBeGreaterThan(0);
-  const read = await consume('kcat', bootstrap, 'scaled');
+  // Right after the scale-down a client may still be pointed at a stopped broker, whose DNS name
+  // is gone: read again once metadata has moved on.
+  const read = await eventually(() => consume('kcat', bootstrap, 'scaled'), 'read back', 60_000);
   const found = new Map(
     read.records.map((r) => [`${r.partition}@${r.offset}`, r.value?.toString()]),
   );
