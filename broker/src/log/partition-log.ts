@@ -30,7 +30,6 @@ import { ProducerStateTable } from './producer-state.js';
 import { KafkaError } from './kafka-error.js';
 import type { ProduceBuffer } from './produce-buffer.js';
 import type { SegmentPacker } from './segment-packer.js';
-import type { CommitBatcher } from './commit-batcher.js';
 
 export interface LogConfig {
   /** Object key prefix of this cluster's segments. */
@@ -65,8 +64,6 @@ export interface PartitionLogDeps {
   onFlush?: (segmentBytes: number) => void;
   /** Uploads segments packed with other partitions'; absent: one object pair per flush. */
   packer?: SegmentPacker;
-  /** Commits of several partitions in one metadata transaction; absent: one per commit. */
-  committer?: CommitBatcher;
 }
 
 interface PendingBatch {
@@ -520,28 +517,18 @@ export class PartitionLog {
     add: SegmentRecord[],
     remove: number[],
   ): Promise<'committed' | 'fenced' | 'unknown'> {
-    const { metadata, logger, committer } = this.deps;
+    const { metadata, logger } = this.deps;
     const deadline = Date.now() + 30_000;
     for (let attempt = 0; ; attempt++) {
       try {
-        const commit = {
-          topic: this.topic,
-          partition: this.partition,
-          expectedRevision: this.revision,
-          state: next,
-          addSegments: add,
-          removeSegments: remove,
-        };
-        const revision = committer
-          ? await committer.commit(commit)
-          : await metadata.commitPartition(
-              this.topic,
-              this.partition,
-              this.revision,
-              next,
-              add,
-              remove,
-            );
+        const revision = await metadata.commitPartition(
+          this.topic,
+          this.partition,
+          this.revision,
+          next,
+          add,
+          remove,
+        );
         if (revision === undefined) return 'fenced';
         this.revision = revision;
         this.state = next;
