@@ -84,17 +84,7 @@ interface Window {
   bytes: number;
   waiters: Deferred[];
   timer?: NodeJS.Timeout;
-  /** The window's time or size bound was reached: it goes as soon as a flush slot is free. */
-  due?: boolean;
-  /** The log's failure count when the window opened: a later failure voids its offsets. */
-  generation: number;
 }
-
-/**
- * Windows of one partition uploading at the same time. Uploads overlap (a window does not wait
- * for the previous one's PUT and commit), commits still go one after another in offset order.
- */
-export const MAX_FLUSHES_IN_FLIGHT = 4;
 
 export interface AppendResult {
   baseOffset: number;
@@ -120,9 +110,8 @@ const TAIL_WALK_LIMIT = 64 * 1024 * 1024;
  */
 export class PartitionLog {
   private nextOffset: number;
-  private window: Window = { batches: [], bytes: 0, waiters: [], generation: 0 };
-  /** Windows taken for flushing and not yet settled (uploading, or waiting for their commit). */
-  private inFlight = 0;
+  private window: Window = { batches: [], bytes: 0, waiters: [] };
+  private flushing = false;
   /** Set when the log is handing off: no more appends, queued data still flushes. */
   private closing = false;
   private closed = false;
@@ -327,69 +316,59 @@ export class PartitionLog {
 
   private scheduleFlush(): void {
     const window = this.window;
-    if (window.due) return;
     if (window.bytes >= this.deps.config.segmentBytes) {
       if (window.timer) clearTimeout(window.timer);
       window.timer = undefined;
-      window.due = true;
-      this.startFlushes();
+      void this.flushLoop();
     } else if (!window.timer) {
       window.timer = setTimeout(() => {
         window.timer = undefined;
-        window.due = true;
-        this.startFlushes();
+        void this.flushLoop();
       }, this.deps.config.flushIntervalMs);
     }
   }
 
-  private newWindow(): Window {
-    return { batches: [], bytes: 0, waiters: [], generation: this.failures };
+  /** Flushes windows one after another; a window that fills up during a flush goes next. */
+  private async flushLoop(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.window.batches.length > 0 && !this.window.timer) {
+        const window = this.window;
+        this.window = { batches: [], bytes: 0, waiters: [] };
+        try {
+          await this.flushWindow(window);
+        } catch (err) {
+          // An unexpected failure: the outcome is unknown, so refuse retriably and reload.
+          this.deps.logger.error('flush failed', {
+            topic: this.topic,
+            partition: this.partition,
+            err: String(err),
+          });
+          this.failPending(window, new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'flush failed'));
+          this.close();
+        } finally {
+          this.deps.buffer?.release(window.bytes);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+    // A window that became due while we were flushing.
+    if (this.window.batches.length > 0 && !this.window.timer) void this.flushLoop();
   }
 
-  /**
-   * Takes the current window for flushing when it is due and a flush slot is free. Its commit
-   * slot is reserved now, so commits follow offset order whichever upload finishes first.
-   */
-  private startFlushes(): void {
-    const window = this.window;
-    if (!window.due || window.batches.length === 0 || this.inFlight >= MAX_FLUSHES_IN_FLIGHT)
-      return;
-    this.window = this.newWindow();
-    this.inFlight++;
-    this.flushWindow(window)
-      .catch((err: unknown) => {
-        // An unexpected failure: the outcome is unknown, so refuse retriably and reload.
-        this.deps.logger.error('flush failed', {
-          topic: this.topic,
-          partition: this.partition,
-          err: String(err),
-        });
-        this.failPending(window, new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'flush failed'));
-        this.close();
-      })
-      .finally(() => {
-        this.inFlight--;
-        this.deps.buffer?.release(window.bytes);
-        // A window that became due while every slot was taken.
-        this.startFlushes();
-      });
-  }
-
-  /** Flushes everything queued now, and resolves when it is committed (or failed). */
+  /** Flushes everything queued now, and resolves when it is committed. */
   async flush(): Promise<void> {
     const window = this.window;
-    if (window.batches.length > 0) {
-      if (window.timer) clearTimeout(window.timer);
-      window.timer = undefined;
-      window.due = true;
-      const done = new Promise<void>((resolve) =>
-        window.waiters.push({ resolve, reject: () => resolve() }),
-      );
-      this.startFlushes();
-      await done;
-    }
-    // Windows taken earlier hold earlier commit slots.
-    await this.commitQueue;
+    if (window.timer) clearTimeout(window.timer);
+    window.timer = undefined;
+    const done = window.waiters.length
+      ? new Promise<void>((resolve) => window.waiters.push({ resolve, reject: () => resolve() }))
+      : Promise.resolve();
+    void this.flushLoop();
+    await done;
+    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
   }
 
   private async flushWindow(window: Window): Promise<void> {
@@ -401,79 +380,63 @@ export class PartitionLog {
       batches: window.batches.map((b) => b.bytes),
       indexIntervalBytes: this.deps.config.indexIntervalBytes,
     });
-    const uploaded = this.upload(baseOffset, encoded.segment, encoded.index);
-    uploaded.catch(() => undefined);
-    // Everything that reads or changes the log's state happens in the commit slot, in order.
-    await this.serialized(async () => {
-      let location: Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>;
-      try {
-        location = await uploaded;
-      } catch (err) {
-        logger.warn('segment upload failed', {
-          topic: this.topic,
-          partition: this.partition,
-          baseOffset,
-          err: String(err),
-        });
-        if (window.generation === this.failures && !this.closed) {
-          this.failPending(
-            window,
-            new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'),
-          );
-          return;
-        }
-      }
-      if (this.closed || window.generation !== this.failures) {
-        // An earlier window failed (its offsets were given out again) or the log closed: these
-        // offsets can never be committed.
-        const error = this.closed
-          ? new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed')
-          : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write failed');
-        for (const w of window.waiters) w.reject(error);
-        return;
-      }
-      if (baseOffset !== this.state.highWatermark) {
-        throw new Error(
-          `${this.topic}-${this.partition}: window at ${baseOffset} after high watermark ` +
-            `${this.state.highWatermark}`,
-        );
-      }
-      const segment: SegmentRecord = {
-        ...location!,
+    let location: Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>;
+    try {
+      location = await this.upload(baseOffset, encoded.segment, encoded.index);
+    } catch (err) {
+      logger.warn('segment upload failed', {
+        topic: this.topic,
+        partition: this.partition,
         baseOffset,
-        lastOffset,
-        maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
-        createdAt: Date.now(),
-      };
+        err: String(err),
+      });
+      this.failPending(
+        window,
+        new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'),
+      );
+      return;
+    }
+
+    const segment: SegmentRecord = {
+      ...location,
+      baseOffset,
+      lastOffset,
+      maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
+      createdAt: Date.now(),
+    };
+    const outcome = await this.serialized(async () => {
       const next: PartitionStateRecord = {
         ...this.state,
         highWatermark: lastOffset + 1,
         commitId: randomBytes(8).toString('hex'),
         producers: this.producers.committedSnapshot(lastOffset),
       };
-      const outcome = await this.commit(next, [segment], []);
-      if (outcome !== 'committed') {
-        const error =
-          outcome === 'fenced'
-            ? new KafkaError(
-                ErrorCode.NOT_LEADER_OR_FOLLOWER,
-                'partition was taken over by another writer',
-              )
-            : new KafkaError(
-                ErrorCode.REQUEST_TIMED_OUT,
-                'metadata store unavailable; commit outcome unknown',
-              );
-        this.failPending(window, error);
-        this.close();
-        return;
+      const result = await this.commit(next, [segment], []);
+      if (result === 'committed') {
+        this.segments.push(segment);
+        const region = segmentBatchRegion(encoded.segment.length);
+        cache.set(dataCacheKey(segment), encoded.segment.subarray(region.start, region.end));
       }
-      this.segments.push(segment);
-      const region = segmentBatchRegion(encoded.segment.length);
-      cache.set(dataCacheKey(segment), encoded.segment.subarray(region.start, region.end));
-      this.deps.onFlush?.(encoded.segment.length);
-      for (const w of window.waiters) w.resolve();
-      this.notifyCommit();
+      return result;
     });
+    if (outcome !== 'committed') {
+      const error =
+        outcome === 'fenced'
+          ? new KafkaError(
+              ErrorCode.NOT_LEADER_OR_FOLLOWER,
+              'partition was taken over by another writer',
+            )
+          : new KafkaError(
+              ErrorCode.REQUEST_TIMED_OUT,
+              'metadata store unavailable; commit outcome unknown',
+            );
+      this.failPending(window, error);
+      this.close();
+      return;
+    }
+    this.deps.onFlush?.(encoded.segment.length);
+    for (const w of window.waiters) w.resolve();
+    this.notifyCommit();
   }
 
   /** Stores a segment and its index: packed with other partitions' when a packer is set. */
@@ -565,13 +528,12 @@ export class PartitionLog {
   private failPending(window: Window, error: KafkaError): void {
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
-    this.failures++;
-    this.window = this.newWindow();
+    this.window = { batches: [], bytes: 0, waiters: [] };
     this.deps.buffer?.release(queued.bytes);
     this.nextOffset = this.state.highWatermark;
     this.producers.reset(this.state.producers);
-    // Windows still in flight belong to the old generation: their commit slots refuse them.
     for (const w of [...window.waiters, ...queued.waiters]) w.reject(error);
+    this.failures++;
     this.notifyCommit();
   }
 
@@ -584,7 +546,7 @@ export class PartitionLog {
     this.closed = true;
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
-    this.window = this.newWindow();
+    this.window = { batches: [], bytes: 0, waiters: [] };
     this.deps.buffer?.release(queued.bytes);
     const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed');
     for (const w of queued.waiters) w.reject(error);
