@@ -228,7 +228,10 @@ describe('KafScaleCluster reconciler against the API emulator', () => {
     await new Promise((r) => setTimeout(r, 600));
     const later = await core.readNamespacedSecret({ namespace: 'default', name: 'demo-tls' });
     expect(later.data?.['tls.crt']).toBe(first.data?.['tls.crt']);
-    const status = (await getCluster())!.status!;
+    const status = await waitFor(
+      async () => (await getCluster())?.status,
+      `status\n${h.errors.join('\n')}`,
+    );
     expect(Date.parse(status.tlsNotAfter!)).toBeGreaterThan(Date.now() + 300 * 86_400_000);
   });
 
