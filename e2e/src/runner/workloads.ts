@@ -2,7 +2,7 @@
 // which Pods a Deployment, StatefulSet or Job should have, which to delete, and their status.
 // The Deployment controller creates Pods directly (no ReplicaSets) and rolls a changed template
 // one surge pod at a time, never below the desired ready count (maxSurge 1, maxUnavailable 0).
-import type { KObject } from '../apiserver/types.js';
+import type { KObject, OwnerReference } from '../apiserver/types.js';
 import { templateHash } from './canonical.js';
 import type { Obj } from './pod-spec.js';
 
@@ -30,6 +30,18 @@ function randomSuffix(): string {
   return Array.from({ length: 5 }, () => chars[Math.floor(Math.random() * chars.length)]).join('');
 }
 
+/** The reference that makes `owner` the controller of what it creates (and collects it with it). */
+function controllerRef(owner: KObject): OwnerReference {
+  return {
+    apiVersion: owner.apiVersion!,
+    kind: owner.kind!,
+    name: owner.metadata.name!,
+    uid: owner.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
 function podFor(
   owner: KObject,
   name: string,
@@ -45,16 +57,7 @@ function podFor(
       namespace: owner.metadata.namespace,
       labels: { ...((meta.labels ?? {}) as Record<string, string>), ...extraLabels },
       annotations: (meta.annotations ?? {}) as Record<string, string>,
-      ownerReferences: [
-        {
-          apiVersion: owner.apiVersion!,
-          kind: owner.kind!,
-          name: owner.metadata.name!,
-          uid: owner.metadata.uid!,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerRef(owner)],
     },
     spec: structuredClone(template.spec) as Obj,
   };
@@ -285,16 +288,7 @@ export function jobFromCronJob(cronJob: KObject, name: string): KObject {
         ...((meta.annotations ?? {}) as Record<string, string>),
         'cronjob.kubernetes.io/instantiate': 'manual',
       },
-      ownerReferences: [
-        {
-          apiVersion: 'batch/v1',
-          kind: 'CronJob',
-          name: cronJob.metadata.name!,
-          uid: cronJob.metadata.uid!,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [controllerRef(cronJob)],
     },
     spec: structuredClone(template.spec ?? {}) as Obj,
   };
