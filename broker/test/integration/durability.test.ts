@@ -762,6 +762,22 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
       });
     }
 
+    // The manifests in etcd say which objects are committed: every committed segment has both
+    // objects (or both ranges of one packed object), and they agree with the manifest entry.
+    // Anything else is garbage of a failed flush or of compaction. Read before the bucket is
+    // listed: a segment committed by then is already uploaded, while one that background
+    // compaction commits after the listing would be missing from it.
+    const store = new EtcdMetadataStore({ endpoints: [etcd.endpoint] });
+    const metadata = await ClusterMetadata.open(store, 'default');
+    const manifests = new Map<string, SegmentRecord[]>();
+    try {
+      for (const t of [...acknowledged.keys(), 's3-outage-stream', topic]) {
+        manifests.set(t, await metadata.readSegments(t, 0));
+      }
+    } finally {
+      await metadata.close();
+      await store.close();
+    }
     const s3client = new S3Client({
       region: s3.region,
       endpoint: s3.endpoint,
@@ -823,20 +839,6 @@ describe('outages of object storage and etcd, then the bucket layout (etcd, faul
       paired++;
     }
 
-    // The manifests in etcd say which objects are committed: every committed segment has both
-    // objects (or both ranges of one packed object), and they agree with the manifest entry.
-    // Anything else is garbage of a failed flush or of compaction.
-    const store = new EtcdMetadataStore({ endpoints: [etcd.endpoint] });
-    const metadata = await ClusterMetadata.open(store, 'default');
-    const manifests = new Map<string, SegmentRecord[]>();
-    try {
-      for (const t of [...acknowledged.keys(), 's3-outage-stream', topic]) {
-        manifests.set(t, await metadata.readSegments(t, 0));
-      }
-    } finally {
-      await metadata.close();
-      await store.close();
-    }
     const committed = new Set<string>();
     const parsed = new Map<SegmentRecord, ParsedSegment>();
     let packedEntries = 0;
