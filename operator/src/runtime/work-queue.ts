@@ -1,3 +1,4 @@
+import { errorCode } from './errors.js';
 import { Backoff } from './backoff.js';
 
 /** What a reconcile asks of the queue besides "done". */
@@ -163,7 +164,9 @@ export class WorkQueue {
       }
       retryAfter = backoff.next();
       failed = true;
-      this.options.onError?.(key, error);
+      // A 409 means another writer got there first: the retry reads the new version. It is how
+      // optimistic concurrency works, not a failure worth reporting.
+      if (errorCode(error) !== 409) this.options.onError?.(key, error);
     } finally {
       this.active.delete(key);
     }
