@@ -53,7 +53,6 @@ function parse(text: string): { outside: string[]; blocks: Block[] } {
 export class ClusterDns {
   private nextPod = 0;
   private nextService = 0;
-  private records = new Map<string, string[]>();
   private published = '';
 
   private constructor(
@@ -132,16 +131,11 @@ export class ClusterDns {
       for (const ip of records.get(name)!) lines.push(`${ip} ${name}`);
     }
     const text = lines.join('\n');
-    this.records = records;
     if (text === this.published) return;
     this.published = text;
     ClusterDns.edit(this.hostsFile, (blocks) =>
       blocks.map((b) => (b.prefix === this.prefix ? { ...b, lines } : b)),
     );
-  }
-
-  resolve(name: string): string[] {
-    return this.records.get(name) ?? [];
   }
 
   /** Removes this runner's block. */

@@ -78,20 +78,6 @@ export class PodRunner {
     return runner;
   }
 
-  /** `127.R`: every pod and Service address of this runner starts with it. */
-  get addressPrefix(): string {
-    return this.dns.prefix;
-  }
-
-  get clusterDomain(): string {
-    return this.options.clusterDomain;
-  }
-
-  /** The addresses a cluster DNS name resolves to right now. */
-  resolve(name: string): string[] {
-    return this.dns.resolve(name);
-  }
-
   pods(namespace?: string): RunningPod[] {
     return [...this.running.values()].filter((p) => !namespace || p.namespace === namespace);
   }
