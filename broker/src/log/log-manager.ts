@@ -9,6 +9,7 @@ import { KafkaError } from './kafka-error.js';
 import type { ProduceBuffer } from './produce-buffer.js';
 import { SegmentPacker } from './segment-packer.js';
 import { SegmentCompactor } from './segment-compactor.js';
+import { CommitBatcher } from './commit-batcher.js';
 
 const VIEW_TTL_MS = 500;
 const MAX_VIEWS = 10_000;
@@ -38,15 +39,18 @@ export class LogManager {
   /** Present when segments are packed (KAFSCALE_PACK_SEGMENTS). */
   readonly packer?: SegmentPacker;
   private readonly compactor?: SegmentCompactor;
+  /** Commits of partitions flushed together go to the metadata store in one transaction. */
+  readonly committer: CommitBatcher;
   /** Called with the size of every segment a partition commits (metrics). */
   onFlush?: (segmentBytes: number) => void;
 
   constructor(
-    private readonly deps: Omit<PartitionLogDeps, 'onFlush' | 'packer'> & {
+    private readonly deps: Omit<PartitionLogDeps, 'onFlush' | 'packer' | 'committer'> & {
       membership: Membership;
     },
   ) {
     const { config } = deps;
+    this.committer = new CommitBatcher(deps.metadata);
     if (config.packSegments) {
       this.packer = new SegmentPacker(
         deps.objects,
@@ -175,6 +179,7 @@ export class LogManager {
       ...this.deps,
       onFlush: (bytes) => this.onFlush?.(bytes),
       packer: this.packer,
+      committer: this.committer,
     });
     this.logs.set(LogManager.key(topic, partition), log);
     if (this.leaderOf(topic, partition) !== self) void this.handOff(log);

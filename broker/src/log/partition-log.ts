@@ -30,6 +30,7 @@ import { ProducerStateTable } from './producer-state.js';
 import { KafkaError } from './kafka-error.js';
 import type { ProduceBuffer } from './produce-buffer.js';
 import type { SegmentPacker } from './segment-packer.js';
+import type { CommitBatcher } from './commit-batcher.js';
 
 export interface LogConfig {
   /** Object key prefix of this cluster's segments. */
@@ -64,6 +65,8 @@ export interface PartitionLogDeps {
   onFlush?: (segmentBytes: number) => void;
   /** Uploads segments packed with other partitions'; absent: one object pair per flush. */
   packer?: SegmentPacker;
+  /** Commits of several partitions in one metadata transaction; absent: one per commit. */
+  committer?: CommitBatcher;
 }
 
 interface PendingBatch {
@@ -84,7 +87,19 @@ interface Window {
   bytes: number;
   waiters: Deferred[];
   timer?: NodeJS.Timeout;
+  /** The window's time or size bound was reached: it goes as soon as a flush slot is free. */
+  due?: boolean;
+  /** The log's failure count when the window opened: a later failure voids its offsets. */
+  generation: number;
+  /** Its bytes went back to the produce buffer (before its producers were answered). */
+  released?: boolean;
 }
+
+/**
+ * Windows of one partition uploading at the same time. Uploads overlap (a window does not wait
+ * for the previous one's PUT and commit), commits still go one after another in offset order.
+ */
+export const MAX_FLUSHES_IN_FLIGHT = 4;
 
 export interface AppendResult {
   baseOffset: number;
@@ -110,8 +125,9 @@ const TAIL_WALK_LIMIT = 64 * 1024 * 1024;
  */
 export class PartitionLog {
   private nextOffset: number;
-  private window: Window = { batches: [], bytes: 0, waiters: [] };
-  private flushing = false;
+  private window: Window = { batches: [], bytes: 0, waiters: [], generation: 0 };
+  /** Windows taken for flushing and not yet settled (uploading, or waiting for their commit). */
+  private inFlight = 0;
   /** Set when the log is handing off: no more appends, queued data still flushes. */
   private closing = false;
   private closed = false;
@@ -316,59 +332,76 @@ export class PartitionLog {
 
   private scheduleFlush(): void {
     const window = this.window;
+    if (window.due) return;
     if (window.bytes >= this.deps.config.segmentBytes) {
       if (window.timer) clearTimeout(window.timer);
       window.timer = undefined;
-      void this.flushLoop();
+      window.due = true;
+      this.startFlushes();
     } else if (!window.timer) {
       window.timer = setTimeout(() => {
         window.timer = undefined;
-        void this.flushLoop();
+        window.due = true;
+        this.startFlushes();
       }, this.deps.config.flushIntervalMs);
     }
   }
 
-  /** Flushes windows one after another; a window that fills up during a flush goes next. */
-  private async flushLoop(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
-    try {
-      while (this.window.batches.length > 0 && !this.window.timer) {
-        const window = this.window;
-        this.window = { batches: [], bytes: 0, waiters: [] };
-        try {
-          await this.flushWindow(window);
-        } catch (err) {
-          // An unexpected failure: the outcome is unknown, so refuse retriably and reload.
-          this.deps.logger.error('flush failed', {
-            topic: this.topic,
-            partition: this.partition,
-            err: String(err),
-          });
-          this.failPending(window, new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'flush failed'));
-          this.close();
-        } finally {
-          this.deps.buffer?.release(window.bytes);
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
-    // A window that became due while we were flushing.
-    if (this.window.batches.length > 0 && !this.window.timer) void this.flushLoop();
+  private newWindow(): Window {
+    return { batches: [], bytes: 0, waiters: [], generation: this.failures };
   }
 
-  /** Flushes everything queued now, and resolves when it is committed. */
+  /**
+   * Takes the current window for flushing when it is due and a flush slot is free. Its commit
+   * slot is reserved now, so commits follow offset order whichever upload finishes first.
+   */
+  private startFlushes(): void {
+    const window = this.window;
+    if (!window.due || window.batches.length === 0 || this.inFlight >= MAX_FLUSHES_IN_FLIGHT)
+      return;
+    this.window = this.newWindow();
+    this.inFlight++;
+    this.flushWindow(window)
+      .catch((err: unknown) => {
+        // An unexpected failure: the outcome is unknown, so refuse retriably and reload.
+        this.deps.logger.error('flush failed', {
+          topic: this.topic,
+          partition: this.partition,
+          err: String(err),
+        });
+        this.failPending(window, new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'flush failed'));
+        this.close();
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.releaseWindow(window);
+        // A window that became due while every slot was taken.
+        this.startFlushes();
+      });
+  }
+
+  /** Returns a window's bytes to the produce buffer, once: before its producers are answered. */
+  private releaseWindow(window: Window): void {
+    if (window.released) return;
+    window.released = true;
+    this.deps.buffer?.release(window.bytes);
+  }
+
+  /** Flushes everything queued now, and resolves when it is committed (or failed). */
   async flush(): Promise<void> {
     const window = this.window;
-    if (window.timer) clearTimeout(window.timer);
-    window.timer = undefined;
-    const done = window.waiters.length
-      ? new Promise<void>((resolve) => window.waiters.push({ resolve, reject: () => resolve() }))
-      : Promise.resolve();
-    void this.flushLoop();
-    await done;
-    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
+    if (window.batches.length > 0) {
+      if (window.timer) clearTimeout(window.timer);
+      window.timer = undefined;
+      window.due = true;
+      const done = new Promise<void>((resolve) =>
+        window.waiters.push({ resolve, reject: () => resolve() }),
+      );
+      this.startFlushes();
+      await done;
+    }
+    // Windows taken earlier hold earlier commit slots.
+    await this.commitQueue;
   }
 
   private async flushWindow(window: Window): Promise<void> {
@@ -380,63 +413,81 @@ export class PartitionLog {
       batches: window.batches.map((b) => b.bytes),
       indexIntervalBytes: this.deps.config.indexIntervalBytes,
     });
-    let location: Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>;
-    try {
-      location = await this.upload(baseOffset, encoded.segment, encoded.index);
-    } catch (err) {
-      logger.warn('segment upload failed', {
-        topic: this.topic,
-        partition: this.partition,
+    const uploaded = this.upload(baseOffset, encoded.segment, encoded.index);
+    uploaded.catch(() => undefined);
+    // Everything that reads or changes the log's state happens in the commit slot, in order.
+    await this.serialized(async () => {
+      let location: Pick<SegmentRecord, 'key' | 'indexKey' | 'dataStart' | 'dataEnd'>;
+      try {
+        location = await uploaded;
+      } catch (err) {
+        logger.warn('segment upload failed', {
+          topic: this.topic,
+          partition: this.partition,
+          baseOffset,
+          err: String(err),
+        });
+        if (window.generation === this.failures && !this.closed) {
+          this.failPending(
+            window,
+            new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'),
+          );
+          return;
+        }
+      }
+      if (this.closed || window.generation !== this.failures) {
+        // An earlier window failed (its offsets were given out again) or the log closed: these
+        // offsets can never be committed.
+        const error = this.closed
+          ? new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed')
+          : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'an earlier write failed');
+        this.releaseWindow(window);
+        for (const w of window.waiters) w.reject(error);
+        return;
+      }
+      if (baseOffset !== this.state.highWatermark) {
+        throw new Error(
+          `${this.topic}-${this.partition}: window at ${baseOffset} after high watermark ` +
+            `${this.state.highWatermark}`,
+        );
+      }
+      const segment: SegmentRecord = {
+        ...location!,
         baseOffset,
-        err: String(err),
-      });
-      this.failPending(
-        window,
-        new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'object storage write failed'),
-      );
-      return;
-    }
-
-    const segment: SegmentRecord = {
-      ...location,
-      baseOffset,
-      lastOffset,
-      maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
-      createdAt: Date.now(),
-    };
-    const outcome = await this.serialized(async () => {
+        lastOffset,
+        maxTimestamp: Math.max(...window.batches.map((b) => b.maxTimestamp)),
+        createdAt: Date.now(),
+      };
       const next: PartitionStateRecord = {
         ...this.state,
         highWatermark: lastOffset + 1,
         commitId: randomBytes(8).toString('hex'),
         producers: this.producers.committedSnapshot(lastOffset),
       };
-      const result = await this.commit(next, [segment], []);
-      if (result === 'committed') {
-        this.segments.push(segment);
-        const region = segmentBatchRegion(encoded.segment.length);
-        cache.set(dataCacheKey(segment), encoded.segment.subarray(region.start, region.end));
+      const outcome = await this.commit(next, [segment], []);
+      if (outcome !== 'committed') {
+        const error =
+          outcome === 'fenced'
+            ? new KafkaError(
+                ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                'partition was taken over by another writer',
+              )
+            : new KafkaError(
+                ErrorCode.REQUEST_TIMED_OUT,
+                'metadata store unavailable; commit outcome unknown',
+              );
+        this.failPending(window, error);
+        this.close();
+        return;
       }
-      return result;
+      this.segments.push(segment);
+      const region = segmentBatchRegion(encoded.segment.length);
+      cache.set(dataCacheKey(segment), encoded.segment.subarray(region.start, region.end));
+      this.deps.onFlush?.(encoded.segment.length);
+      this.releaseWindow(window);
+      for (const w of window.waiters) w.resolve();
+      this.notifyCommit();
     });
-    if (outcome !== 'committed') {
-      const error =
-        outcome === 'fenced'
-          ? new KafkaError(
-              ErrorCode.NOT_LEADER_OR_FOLLOWER,
-              'partition was taken over by another writer',
-            )
-          : new KafkaError(
-              ErrorCode.REQUEST_TIMED_OUT,
-              'metadata store unavailable; commit outcome unknown',
-            );
-      this.failPending(window, error);
-      this.close();
-      return;
-    }
-    this.deps.onFlush?.(encoded.segment.length);
-    for (const w of window.waiters) w.resolve();
-    this.notifyCommit();
   }
 
   /** Stores a segment and its index: packed with other partitions' when a packer is set. */
@@ -480,18 +531,28 @@ export class PartitionLog {
     add: SegmentRecord[],
     remove: number[],
   ): Promise<'committed' | 'fenced' | 'unknown'> {
-    const { metadata, logger } = this.deps;
+    const { metadata, logger, committer } = this.deps;
     const deadline = Date.now() + 30_000;
     for (let attempt = 0; ; attempt++) {
       try {
-        const revision = await metadata.commitPartition(
-          this.topic,
-          this.partition,
-          this.revision,
-          next,
-          add,
-          remove,
-        );
+        const commit = {
+          topic: this.topic,
+          partition: this.partition,
+          expectedRevision: this.revision,
+          state: next,
+          addSegments: add,
+          removeSegments: remove,
+        };
+        const revision = committer
+          ? await committer.commit(commit)
+          : await metadata.commitPartition(
+              this.topic,
+              this.partition,
+              this.revision,
+              next,
+              add,
+              remove,
+            );
         if (revision === undefined) return 'fenced';
         this.revision = revision;
         this.state = next;
@@ -528,12 +589,14 @@ export class PartitionLog {
   private failPending(window: Window, error: KafkaError): void {
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
-    this.window = { batches: [], bytes: 0, waiters: [] };
-    this.deps.buffer?.release(queued.bytes);
+    this.failures++;
+    this.window = this.newWindow();
+    this.releaseWindow(window);
+    this.releaseWindow(queued);
     this.nextOffset = this.state.highWatermark;
     this.producers.reset(this.state.producers);
+    // Windows still in flight belong to the old generation: their commit slots refuse them.
     for (const w of [...window.waiters, ...queued.waiters]) w.reject(error);
-    this.failures++;
     this.notifyCommit();
   }
 
@@ -546,8 +609,8 @@ export class PartitionLog {
     this.closed = true;
     const queued = this.window;
     if (queued.timer) clearTimeout(queued.timer);
-    this.window = { batches: [], bytes: 0, waiters: [] };
-    this.deps.buffer?.release(queued.bytes);
+    this.window = this.newWindow();
+    this.releaseWindow(queued);
     const error = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'partition log closed');
     for (const w of queued.waiters) w.reject(error);
     this.notifyCommit();

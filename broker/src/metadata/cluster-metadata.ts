@@ -10,6 +10,20 @@ import type {
   UserRecord,
 } from './model.js';
 
+/** One partition's share of a multi-partition commit (see ClusterMetadata.commitPartitions). */
+export interface PartitionCommit {
+  topic: string;
+  partition: number;
+  /** The revision the partition's key must still have: the fencing compare. */
+  expectedRevision: number;
+  state: PartitionStateRecord;
+  addSegments: SegmentRecord[];
+  removeSegments?: number[];
+}
+
+/** etcd's default limit of operations in one transaction (`--max-txn-ops`). */
+export const MAX_TXN_OPS = 128;
+
 /**
  * The etcd key schema and the broker's view of cluster metadata. Every key lives under
  * `/kafscale/{cluster}/` so several clusters can share one etcd:
@@ -270,30 +284,90 @@ export class ClusterMetadata {
     addSegments: SegmentRecord[],
     removeSegments: number[] = [],
   ): Promise<number | undefined> {
+    const commit: PartitionCommit = {
+      topic,
+      partition,
+      expectedRevision,
+      state,
+      addSegments,
+      removeSegments,
+    };
+    const result = await this.store.txn([this.partitionCompare(commit)], this.partitionOps(commit));
+    return result.succeeded ? result.revision : undefined;
+  }
+
+  /**
+   * Commits several partitions in as few transactions as etcd allows (MAX_TXN_OPS operations
+   * each), every partition with its own fencing compare. A transaction whose compares do not all
+   * hold changes nothing; its partitions are then committed one by one, so one fenced partition
+   * never fails the others. Resolves with each commit's new revision, or undefined where that
+   * partition's compare failed. Rejects (MetadataUnavailableError) when the outcome is unknown:
+   * callers re-read their partitions before retrying.
+   */
+  async commitPartitions(commits: readonly PartitionCommit[]): Promise<(number | undefined)[]> {
+    const results: (number | undefined)[] = new Array<number | undefined>(commits.length);
+    const chunks: number[][] = [];
+    let chunk: number[] = [];
+    let ops = 0;
+    for (const [i, c] of commits.entries()) {
+      const size = 1 + c.addSegments.length + (c.removeSegments?.length ?? 0);
+      if (chunk.length > 0 && ops + size > MAX_TXN_OPS) {
+        chunks.push(chunk);
+        chunk = [];
+        ops = 0;
+      }
+      chunk.push(i);
+      ops += size;
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    await Promise.all(
+      chunks.map(async (indexes) => {
+        const group = indexes.map((i) => commits[i]);
+        if (group.length > 1) {
+          const result = await this.store.txn(
+            group.map((c) => this.partitionCompare(c)),
+            group.flatMap((c) => this.partitionOps(c)),
+          );
+          if (result.succeeded) {
+            for (const i of indexes) results[i] = result.revision;
+            return;
+          }
+        }
+        await Promise.all(
+          indexes.map(async (i) => {
+            const c = commits[i];
+            const result = await this.store.txn([this.partitionCompare(c)], this.partitionOps(c));
+            results[i] = result.succeeded ? result.revision : undefined;
+          }),
+        );
+      }),
+    );
+    return results;
+  }
+
+  private partitionCompare(c: PartitionCommit): Compare {
+    return {
+      key: this.partitionKey(c.topic, c.partition),
+      target: 'modRevision',
+      op: '=',
+      value: c.expectedRevision,
+    };
+  }
+
+  private partitionOps(c: PartitionCommit): Op[] {
     const ops: Op[] = [
-      { type: 'put', key: this.partitionKey(topic, partition), value: JSON.stringify(state) },
+      { type: 'put', key: this.partitionKey(c.topic, c.partition), value: JSON.stringify(c.state) },
     ];
-    for (const s of addSegments) {
+    for (const s of c.addSegments) {
       ops.push({
         type: 'put',
-        key: this.segmentKey(topic, partition, s.baseOffset),
+        key: this.segmentKey(c.topic, c.partition, s.baseOffset),
         value: JSON.stringify(s),
       });
     }
-    for (const base of removeSegments)
-      ops.push({ type: 'delete', key: this.segmentKey(topic, partition, base) });
-    const result = await this.store.txn(
-      [
-        {
-          key: this.partitionKey(topic, partition),
-          target: 'modRevision',
-          op: '=',
-          value: expectedRevision,
-        },
-      ],
-      ops,
-    );
-    return result.succeeded ? result.revision : undefined;
+    for (const base of c.removeSegments ?? [])
+      ops.push({ type: 'delete', key: this.segmentKey(c.topic, c.partition, base) });
+    return ops;
   }
 
   /** Every object key a manifest references (segments and their indexes). */

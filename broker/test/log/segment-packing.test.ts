@@ -73,6 +73,8 @@ test('100 partitions flushed in one window share one PUT and read back byte for 
   await broker.metadata.createTopic(TOPIC, 100, {});
   const logs = await openAll(100);
   const puts = recordPuts(broker.objects);
+  const { committer } = broker.logs;
+  const commitBatches = committer.batches;
 
   const sent = logs.map((log, p) => [0, 1].map((n) => batch(p, n)));
   const appended = logs.map((log, p) => sent[p].map((b) => log.append(b)));
@@ -80,6 +82,8 @@ test('100 partitions flushed in one window share one PUT and read back byte for 
   await Promise.all(appended.flat().map((a) => a.durable));
 
   expect(puts.keys).toHaveLength(1);
+  // ...and one batch of commits (one transaction, or as few as etcd's operation limit allows).
+  expect(committer.batches - commitBatches).toBe(1);
   expect(puts.keys[0]).toMatch(PACKED_KEY);
   const packed = await broker.objects.get(puts.keys[0]);
   for (const [p, log] of logs.entries()) {
