@@ -147,11 +147,14 @@ export function expandReferences(value: string, env: Record<string, string>): st
 /** Container paths under a mount, and the wildcard listen address, as this host sees them. */
 export function rewriteForHost(value: string, mounts: Mount[], podIp: string): string {
   let out = value;
-  for (const m of mounts) {
-    const escaped = m.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (mounts.length > 0) {
+    // One pass over every mount (longest first wins the alternation): a host path written in
+    // is never rewritten again when it starts with another mount's path, such as /tmp.
+    const byPath = new Map(mounts.map((m) => [m.path, m.hostPath]));
+    const paths = mounts.map((m) => m.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
     out = out.replace(
-      new RegExp(`(^|[=:,\\s'"])${escaped}(?=$|[/,\\s'"])`, 'g'),
-      `$1${m.hostPath}`,
+      new RegExp(`(^|[=:,\\s'"])(${paths})(?=$|[/,\\s'"])`, 'g'),
+      (_, lead: string, path: string) => `${lead}${byPath.get(path)}`,
     );
   }
   return out.replace(/(^|[/=@,\s])0\.0\.0\.0(?=:)/g, `$1${podIp}`);

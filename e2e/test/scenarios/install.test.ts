@@ -30,11 +30,6 @@ const records = (n: number, tag: string) =>
   }));
 
 test('helm template | kubectl apply, then a sample cluster: Ready, and kcat and kafkajs produce and consume', async () => {
-  await eventually(
-    () => c.runner.pods('default').some((p) => p.name.startsWith('kafscale-') && p.ready),
-    `operator pod ready\n${c.runner.logs()}`,
-    60_000,
-  );
   await c.applyCluster('demo');
   await c.waitReady('demo');
   const table = await c.ok(['get', 'kafscaleclusters']);

@@ -67,6 +67,11 @@ export async function startProduct(): Promise<ProductCluster> {
       `--from-literal=AWS_SECRET_ACCESS_KEY=${s3.credentials.secretAccessKey}`,
     ])
     .then((yaml) => cluster.ok(['apply', '-f', '-'], yaml));
+  await eventually(
+    () => runner.pods('default').some((p) => p.name.startsWith('kafscale-') && p.ready),
+    `operator pod ready\n${runner.logs()}`,
+    90_000,
+  );
   const product: ProductCluster = {
     ...cluster,
     runner,
@@ -101,14 +106,23 @@ export async function startProduct(): Promise<ProductCluster> {
     },
     bootstrap: (name) => `${name}-bootstrap.default.svc.${domain}:9092`,
     async waitReady(name, timeoutMs = 90_000) {
-      await eventually(
-        async () => {
-          const out = await cluster.ok(['get', 'kafscaleclusters', name, '--no-headers']);
-          return /\bTrue\b/.test(out) ? out : undefined;
-        },
-        `cluster ${name} Ready\n${runner.logs()}`,
-        timeoutMs,
-      );
+      try {
+        await eventually(
+          async () => {
+            const out = await cluster.ok(['get', 'kafscaleclusters', name, '--no-headers']);
+            return /\bTrue\b/.test(out) ? out : undefined;
+          },
+          `cluster ${name} Ready`,
+          timeoutMs,
+        );
+      } catch (e) {
+        // What a person would look at: the cluster's conditions, the events, the pods' output.
+        const status = await cluster.k(['get', 'kafscalecluster', name, '-o', 'yaml']);
+        const events = await cluster.k(['get', 'events']);
+        throw new Error(
+          `${(e as Error).message}\n${status.stdout}\n${events.stdout}\n${runner.logs()}`,
+        );
+      }
     },
     async getJson(kind, name) {
       return JSON.parse(await cluster.ok(['get', kind, name, '-o', 'json']));
