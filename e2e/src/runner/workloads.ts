@@ -132,13 +132,21 @@ export function planDeployment(deployment: KObject, allPods: KObject[]): PodPlan
   const complete =
     old.length === 0 && updatedReplicas === replicas && current.filter(isReady).length === replicas;
   const now = new Date().toISOString();
-  const condition = (type: string, ok: boolean, reason: string) => ({
-    type,
-    status: ok ? 'True' : 'False',
-    reason,
-    lastUpdateTime: now,
-    lastTransitionTime: now,
-  });
+  // A condition that did not change keeps its times, as the real controller writes them: a status
+  // rewritten on every pass would wake every watcher of the Deployment (the operator) each time.
+  const previous = ((deployment.status as Obj | undefined)?.conditions as Obj[] | undefined) ?? [];
+  const condition = (type: string, ok: boolean, reason: string) => {
+    const status = ok ? 'True' : 'False';
+    const before = previous.find((c) => c.type === type);
+    const same = before?.status === status;
+    return {
+      type,
+      status,
+      reason,
+      lastUpdateTime: same && before?.reason === reason ? before.lastUpdateTime : now,
+      lastTransitionTime: same ? before.lastTransitionTime : now,
+    };
+  };
   return {
     create,
     remove,

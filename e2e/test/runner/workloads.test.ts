@@ -81,6 +81,31 @@ describe('Deployment', () => {
     expect(step.remove).toHaveLength(1);
     expect(old.map((p) => p.metadata.name)).toContain(step.remove[0]);
   });
+
+  test('an unchanged status is planned byte for byte the same, so it is not written again', () => {
+    const d = owner('Deployment', { replicas: 1, template: template('c') });
+    const pods = [pod(d, { hash: templateHash(d.spec.template), ready: true })];
+    const planned = planDeployment(d, pods).status;
+    const at = '2020-01-01T00:00:00.000Z';
+    const first = {
+      ...planned,
+      conditions: (planned.conditions as object[]).map((c) => ({
+        ...c,
+        lastUpdateTime: at,
+        lastTransitionTime: at,
+      })),
+    };
+    const again = planDeployment({ ...d, status: first }, pods).status;
+    expect(again).toEqual(first);
+    // A change moves the transition time of the condition that changed.
+    const notReady = [pod(d, { hash: templateHash(d.spec.template), ready: false })];
+    const changed = planDeployment({ ...d, status: first }, notReady).status;
+    const available = (s: { conditions?: unknown }) =>
+      (s.conditions as { type: string }[]).find((c) => c.type === 'Available');
+    expect(available(changed)).toMatchObject({ status: 'False' });
+    expect(available(changed)).not.toMatchObject({ lastTransitionTime: at });
+    expect(available(first)).toMatchObject({ status: 'True' });
+  });
 });
 
 describe('StatefulSet', () => {
