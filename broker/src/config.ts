@@ -306,7 +306,7 @@ export function loadConfig(env: Env = process.env): BrokerConfig {
     produceSyncFlush: bool(env, 'KAFSCALE_PRODUCE_SYNC_FLUSH', true),
     packSegments: bool(env, 'KAFSCALE_PACK_SEGMENTS', true),
     compactBytes: int(env, 'KAFSCALE_COMPACT_BYTES', 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    compactMaxAgeMs: int(env, 'KAFSCALE_COMPACT_MAX_AGE_MS', 10_000, 0, 3_600_000),
+    compactMaxAgeMs: int(env, 'KAFSCALE_COMPACT_MAX_AGE_MS', 300_000, 0, 3_600_000),
     cacheBytes: int(env, 'KAFSCALE_CACHE_BYTES', 256 * 1024 * 1024, 0),
     readAheadSegments: int(env, 'KAFSCALE_READAHEAD_SEGMENTS', 2, 0, 64),
     autoCreateTopics: bool(env, 'KAFSCALE_AUTO_CREATE_TOPICS', true),

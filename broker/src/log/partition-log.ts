@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ClusterMetadata } from '../metadata/cluster-metadata.js';
+import type { ClusterMetadata, SegmentRemoval } from '../metadata/cluster-metadata.js';
 import { MetadataUnavailableError } from '../metadata/metadata-store.js';
 import type { PartitionStateRecord, SegmentRecord } from '../metadata/model.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -118,6 +118,18 @@ export interface ReadResult {
 const TAIL_WALK_LIMIT = 64 * 1024 * 1024;
 
 /**
+ * A sequential reader's read-ahead covers at least `readAheadSegments` segments and at least this
+ * many bytes of batches: small packed segments (one flush window of one partition) would
+ * otherwise keep one small GET in flight at a time.
+ */
+export const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** Segments one read-ahead starts at most. */
+const READ_AHEAD_MAX_SEGMENTS = 64;
+/** Read-ahead bytes in flight across the process; beyond it read-ahead waits for the next read. */
+export const READ_AHEAD_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+let readAheadInFlight = 0;
+
+/**
  * The leader's view of one partition: assigns offsets in memory, groups what arrives in a flush
  * window into one segment, uploads it, commits the manifest and high watermark in one metadata
  * transaction that compares the revision it last wrote (fencing), and only then acknowledges.
@@ -137,6 +149,8 @@ export class PartitionLog {
   private readonly producers: ProducerStateTable;
   /** Commits one after another: each compares the revision the previous one produced. */
   private commitQueue: Promise<unknown> = Promise.resolve();
+  /** GETs of segment regions under way, so a read and a read-ahead share one request. */
+  private readonly regionReads = new Map<string, Promise<Buffer>>();
 
   private constructor(
     readonly topic: string,
@@ -529,7 +543,7 @@ export class PartitionLog {
   private async commit(
     next: PartitionStateRecord,
     add: SegmentRecord[],
-    remove: number[],
+    remove: SegmentRemoval,
   ): Promise<'committed' | 'fenced' | 'unknown'> {
     const { metadata, logger, committer } = this.deps;
     const deadline = Date.now() + 30_000;
@@ -750,25 +764,66 @@ export class PartitionLog {
     return this.deps.cache.get(dataCacheKey(segment)) ?? this.fetchRegion(segment);
   }
 
-  private async fetchRegion(segment: SegmentRecord): Promise<Buffer> {
+  private fetchRegion(segment: SegmentRecord): Promise<Buffer> {
+    const key = dataCacheKey(segment);
+    const pending = this.regionReads.get(key);
+    if (pending) return pending;
     const range = { start: segment.dataStart, end: segment.dataEnd };
-    const data = await this.deps.objects.get(segment.key, range);
-    this.deps.cache.set(dataCacheKey(segment), data);
-    return data;
+    const read = this.deps.objects.get(segment.key, range).then((data) => {
+      this.deps.cache.set(key, data);
+      return data;
+    });
+    this.regionReads.set(key, read);
+    void read.then(
+      () => this.regionReads.delete(key),
+      () => this.regionReads.delete(key),
+    );
+    return read;
   }
 
-  /** Warms the cache with the segments a sequential reader will want next. */
+  /**
+   * Starts reading the segment that holds `offset` (and the read-ahead after it) without waiting:
+   * a fetch of many partitions warms them all at once, then reads them in order from the cache.
+   */
+  warm(offset: number): void {
+    const segments = this.segments;
+    if (offset >= this.state.highWatermark || segments.length === 0) return;
+    this.readAhead(segments, PartitionLog.segmentIndexFor(segments, offset));
+  }
+
+  /** Not cached and read whole (segments above the range-read threshold are read in ranges). */
+  private readable(segment: SegmentRecord): boolean {
+    const { cache, config } = this.deps;
+    return (
+      segment.dataEnd - segment.dataStart <= config.rangeReadThresholdBytes &&
+      !cache.has(dataCacheKey(segment))
+    );
+  }
+
+  /**
+   * Warms the cache with the segments a sequential reader will want next: at least
+   * `readAheadSegments` and READ_AHEAD_BYTES, within the process-wide READ_AHEAD_BYTES_IN_FLIGHT.
+   */
   private readAhead(segments: readonly SegmentRecord[], from: number): void {
-    const { cache, config, logger } = this.deps;
-    for (let i = from; i < Math.min(segments.length, from + config.readAheadSegments); i++) {
+    const { config } = this.deps;
+    if (config.readAheadSegments === 0) return;
+    let covered = 0;
+    const end = Math.min(segments.length, from + READ_AHEAD_MAX_SEGMENTS);
+    for (let i = from; i < end; i++) {
+      if (i - from >= config.readAheadSegments && covered >= READ_AHEAD_BYTES) break;
       const segment = segments[i];
-      if (
-        cache.has(dataCacheKey(segment)) ||
-        segment.dataEnd - segment.dataStart > config.rangeReadThresholdBytes
-      )
-        continue;
-      this.fetchRegion(segment).catch((err: unknown) =>
-        logger.debug('read-ahead failed', { key: segment.key, err: String(err) }),
+      const size = segment.dataEnd - segment.dataStart;
+      covered += size;
+      if (!this.readable(segment) || this.regionReads.has(dataCacheKey(segment))) continue;
+      if (readAheadInFlight + size > READ_AHEAD_BYTES_IN_FLIGHT) break;
+      readAheadInFlight += size;
+      const read = this.fetchRegion(segment);
+      void read.then(
+        () => (readAheadInFlight -= size),
+        (err: unknown) => {
+          readAheadInFlight -= size;
+          this.deps.logger.debug('read-ahead failed', { key: segment.key, err: String(err) });
+        },
       );
     }
   }
@@ -832,10 +887,11 @@ export class PartitionLog {
         logStartOffset: start,
         commitId: randomBytes(8).toString('hex'),
       };
+      // The dropped entries are a prefix of the manifest: one range delete, however many.
       const outcome = await this.commit(
         next,
         [],
-        dropped.map((s) => s.baseOffset),
+        dropped.length > 0 ? { from: 0, to: dropped[dropped.length - 1].baseOffset + 1 } : [],
       );
       if (outcome === 'committed') {
         this.segments = this.segments.filter((s) => s.lastOffset >= start);
@@ -887,11 +943,12 @@ export class PartitionLog {
         ...this.state,
         commitId: randomBytes(8).toString('hex'),
       };
-      const result = await this.commit(
-        next,
-        [replacement],
-        run.slice(1).map((s) => s.baseOffset),
-      );
+      // The replacement overwrites the first entry; the rest of the run (contiguous in the
+      // manifest, nothing else between) goes in one range delete, whatever the run's length.
+      const result = await this.commit(next, [replacement], {
+        from: run[0].baseOffset + 1,
+        to: run[run.length - 1].lastOffset + 1,
+      });
       if (result === 'committed') {
         this.segments = [
           ...this.segments.slice(0, at),

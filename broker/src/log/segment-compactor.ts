@@ -19,10 +19,13 @@ export interface CompactionOptions {
 }
 
 /**
- * etcd refuses transactions of more than 128 operations (`--max-txn-ops`); a compaction commit
- * holds the partition state, the new entry and one delete per old entry after the first.
+ * The most packed segments one compaction rewrites. The commit deletes the run's entries with one
+ * range delete, so etcd's limit of operations per transaction does not bound it; this bounds the
+ * manifest entries (etcd keys) a partition carries between compactions and the reads one
+ * compaction makes. A partition flushing once per flush interval (100/s) reaches it in 10 s; one
+ * receiving a record a second only after 1,000 s, so its segments are compacted by age first.
  */
-export const MAX_RUN_SEGMENTS = 100;
+export const MAX_RUN_SEGMENTS = 1000;
 
 /**
  * The first run of contiguous packed segments that is due for rewriting, or none. Per-partition
@@ -33,26 +36,28 @@ export function pickRun(
   options: Pick<CompactionOptions, 'minBytes' | 'maxAgeMs'>,
   now: number,
 ): SegmentRecord[] | undefined {
-  let run: SegmentRecord[] = [];
+  let start = -1;
   let bytes = 0;
-  const due = () =>
-    run.length > 0 &&
-    (bytes >= options.minBytes ||
-      run.length >= MAX_RUN_SEGMENTS ||
-      Math.min(...run.map((s) => s.createdAt)) <= now - options.maxAgeMs);
-  for (const segment of manifest) {
-    const continues = run.length > 0 && segment.baseOffset === run[run.length - 1].lastOffset + 1;
-    if (!isPacked(segment) || (run.length > 0 && !continues)) {
-      if (due()) return run;
-      run = [];
+  let oldest = Infinity;
+  const due = () => start >= 0 && oldest <= now - options.maxAgeMs;
+  for (let i = 0; i < manifest.length; i++) {
+    const segment = manifest[i];
+    const continues = start >= 0 && segment.baseOffset === manifest[i - 1].lastOffset + 1;
+    if (!isPacked(segment) || (start >= 0 && !continues)) {
+      if (due()) return manifest.slice(start, i);
+      start = -1;
       bytes = 0;
+      oldest = Infinity;
       if (!isPacked(segment)) continue;
     }
-    run.push(segment);
+    if (start < 0) start = i;
     bytes += segment.dataEnd - segment.dataStart;
-    if (bytes >= options.minBytes || run.length >= MAX_RUN_SEGMENTS) return run;
+    oldest = Math.min(oldest, segment.createdAt);
+    if (bytes >= options.minBytes || i + 1 - start >= MAX_RUN_SEGMENTS) {
+      return manifest.slice(start, i + 1);
+    }
   }
-  return due() ? run : undefined;
+  return due() ? manifest.slice(start) : undefined;
 }
 
 function splitBatches(region: Buffer): Buffer[] {

@@ -18,7 +18,26 @@ export interface PartitionCommit {
   expectedRevision: number;
   state: PartitionStateRecord;
   addSegments: SegmentRecord[];
-  removeSegments?: number[];
+  /** Manifest entries to delete: by base offset, or every entry of a range (one operation). */
+  removeSegments?: SegmentRemoval;
+}
+
+/** Entries with `from <= baseOffset < to`. */
+export interface OffsetRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Manifest entries a commit deletes: a list of base offsets (one etcd operation each) or a range
+ * (one operation however many entries it holds, so a compaction of any run length fits in a
+ * transaction).
+ */
+export type SegmentRemoval = readonly number[] | OffsetRange;
+
+function removalOps(removal: SegmentRemoval | undefined): number {
+  if (!removal) return 0;
+  return 'from' in removal ? 1 : removal.length;
 }
 
 /** etcd's default limit of operations in one transaction (`--max-txn-ops`). */
@@ -282,7 +301,7 @@ export class ClusterMetadata {
     expectedRevision: number,
     state: PartitionStateRecord,
     addSegments: SegmentRecord[],
-    removeSegments: number[] = [],
+    removeSegments: SegmentRemoval = [],
   ): Promise<number | undefined> {
     const commit: PartitionCommit = {
       topic,
@@ -310,7 +329,7 @@ export class ClusterMetadata {
     let chunk: number[] = [];
     let ops = 0;
     for (const [i, c] of commits.entries()) {
-      const size = 1 + c.addSegments.length + (c.removeSegments?.length ?? 0);
+      const size = 1 + c.addSegments.length + removalOps(c.removeSegments);
       if (chunk.length > 0 && ops + size > MAX_TXN_OPS) {
         chunks.push(chunk);
         chunk = [];
@@ -365,8 +384,19 @@ export class ClusterMetadata {
         value: JSON.stringify(s),
       });
     }
-    for (const base of c.removeSegments ?? [])
-      ops.push({ type: 'delete', key: this.segmentKey(c.topic, c.partition, base) });
+    const removal = c.removeSegments ?? [];
+    if ('from' in removal) {
+      if (removal.to > removal.from) {
+        ops.push({
+          type: 'deleteRange',
+          from: this.segmentKey(c.topic, c.partition, removal.from),
+          to: this.segmentKey(c.topic, c.partition, removal.to),
+        });
+      }
+    } else {
+      for (const base of removal)
+        ops.push({ type: 'delete', key: this.segmentKey(c.topic, c.partition, base) });
+    }
     return ops;
   }
 

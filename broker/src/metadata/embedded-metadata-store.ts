@@ -185,8 +185,10 @@ export class EmbeddedMetadataStore implements MetadataStore {
         changes.push(op.lease === undefined ? [op.key, op.value] : [op.key, op.value, op.lease]);
       } else if (op.type === 'delete') {
         if (this.entries.has(op.key)) changes.push([op.key]);
-      } else {
+      } else if (op.type === 'deletePrefix') {
         for (const kv of this.keysWithPrefix(op.prefix)) changes.push([kv]);
+      } else {
+        for (const kv of this.keysInRange(op.from, op.to)) changes.push([kv]);
       }
     }
     const revision = await this.commit(changes);
@@ -278,6 +280,16 @@ export class EmbeddedMetadataStore implements MetadataStore {
     for (let i = lowerBound(this.sortedKeys, prefix); i < this.sortedKeys.length; i++) {
       const key = this.sortedKeys[i]!;
       if (!key.startsWith(prefix)) break;
+      keys.push(key);
+    }
+    return keys;
+  }
+
+  private keysInRange(from: string, to: string): string[] {
+    const keys: string[] = [];
+    for (let i = lowerBound(this.sortedKeys, from); i < this.sortedKeys.length; i++) {
+      const key = this.sortedKeys[i]!;
+      if (compareKeys(key, to) >= 0) break;
       keys.push(key);
     }
     return keys;
@@ -576,7 +588,11 @@ function validateOps(ops: Op[]): void {
     const covers = (key: string) =>
       op.type === 'delete'
         ? key === op.key
-        : op.type === 'deletePrefix' && key.startsWith(op.prefix);
+        : op.type === 'deletePrefix'
+          ? key.startsWith(op.prefix)
+          : op.type === 'deleteRange' &&
+            compareKeys(key, op.from) >= 0 &&
+            compareKeys(key, op.to) < 0;
     for (const key of puts) if (covers(key)) throw new Error('duplicate key given in txn request');
   }
 }

@@ -456,6 +456,8 @@ function toRequestOp(op: Op): IRequestOp {
       return {
         request_delete_range: { key: Buffer.from(op.prefix), range_end: prefixEnd(op.prefix) },
       };
+    case 'deleteRange':
+      return { request_delete_range: { key: Buffer.from(op.from), range_end: Buffer.from(op.to) } };
   }
 }
 

@@ -29,7 +29,9 @@ export type Compare =
 export type Op =
   | { type: 'put'; key: string; value: string; lease?: string }
   | { type: 'delete'; key: string }
-  | { type: 'deletePrefix'; prefix: string };
+  | { type: 'deletePrefix'; prefix: string }
+  /** Every key k with from <= k < to (byte order, as etcd compares keys): one operation. */
+  | { type: 'deleteRange'; from: string; to: string };
 
 export interface TxnResult {
   succeeded: boolean;

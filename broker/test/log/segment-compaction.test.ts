@@ -12,7 +12,8 @@ import { parseSegmentKey } from '../../src/storage/segment-keys.js';
 import { createTestBrokerContext, type TestBrokerContext } from '../support/test-broker-context.js';
 
 const TOPIC = 'compacted';
-const LATER = () => Date.now() + 60_000;
+/** Past any compaction age (KAFSCALE_COMPACT_MAX_AGE_MS is at most an hour). */
+const LATER = () => Date.now() + 3_600_001;
 
 let broker: TestBrokerContext;
 afterEach(async () => {
@@ -184,7 +185,24 @@ test('appends go on while a partition is compacted; no record is lost or duplica
   }
 });
 
-test('a run is due by bytes, by age or by the transaction size limit', () => {
+test('a run longer than one etcd transaction holds is compacted in one commit', async () => {
+  broker = await createTestBrokerContext({ env: { KAFSCALE_FLUSH_INTERVAL_MS: '1' } });
+  await broker.metadata.createTopic(TOPIC, 1, {});
+  const log = await broker.logs.get(TOPIC, 0);
+  // 200 windows: 200 manifest entries, whose removal would be 199 delete operations.
+  const sent = await produce([log], 200);
+  expect(log.manifest).toHaveLength(200);
+  // At default settings a run of small segments is not due after seconds, only after minutes.
+  expect(await broker.logs.compact(Date.now() + 10_000)).toBe(0);
+  expect(await broker.logs.compact(LATER())).toBe(1);
+  expect(log.manifest).toHaveLength(1);
+  expect(log.manifest[0].segmentStart).toBeUndefined();
+  expect(await broker.metadata.readSegments(TOPIC, 0)).toEqual(log.manifest);
+  expect(await readAll(log)).toEqual(sent[0]);
+  expect(await readAll(await reopen(0))).toEqual(sent[0]);
+});
+
+test('a run is due by bytes, by age or by its length', () => {
   const entry = (base: number, bytes: number, createdAt: number, packed = true): SegmentRecord => ({
     key: packed ? `ns/_packed/b0-x/${base}.kfs` : `ns/t/0/segment-${base}.kfs`,
     indexKey: 'i',

@@ -121,6 +121,48 @@ describe.each(fixtures)('commitPartitions (%s)', (_name, start) => {
     expect((await metadata.readPartition('fenced', 2))!.state.highWatermark).toBe(10);
   });
 
+  test('a range of manifest entries is removed in one operation, whatever its length', async () => {
+    await metadata.createTopic('ranged', 1, {});
+    let current = (await metadata.readPartition('ranged', 0))!;
+    // 300 one-offset entries (in three commits of 100), then one commit replacing 1..299 by a
+    // single entry at 0 and keeping the entry after the range.
+    for (let from = 0; from < 300; from += 100) {
+      const added = Array.from({ length: 100 }, (_, i) => segment(from + i, from + i));
+      const revision = await metadata.commitPartition(
+        'ranged',
+        0,
+        current.modRevision,
+        { ...current.state, highWatermark: from + 100 },
+        added,
+      );
+      expect(revision).toBeDefined();
+      current = (await metadata.readPartition('ranged', 0))!;
+    }
+    const tail = segment(300, 309);
+    current = (await metadata.readPartition('ranged', 0))!;
+    expect(
+      await metadata.commitPartition(
+        'ranged',
+        0,
+        current.modRevision,
+        { ...current.state, highWatermark: 310 },
+        [tail],
+      ),
+    ).toBeDefined();
+    current = (await metadata.readPartition('ranged', 0))!;
+    const replacement = { ...segment(0, 299), key: 'compacted' };
+    const revision = await metadata.commitPartition(
+      'ranged',
+      0,
+      current.modRevision,
+      current.state,
+      [replacement],
+      { from: 1, to: 300 },
+    );
+    expect(revision).toBeDefined();
+    expect(await metadata.readSegments('ranged', 0)).toEqual([replacement, tail]);
+  }, 30_000);
+
   test('more operations than one etcd transaction holds are split', async () => {
     await metadata.createTopic('wide', 100, {});
     // 100 partitions x (state + segment) = 200 operations: two transactions of at most 128.

@@ -97,6 +97,29 @@ export function metadataStoreContract(target: ContractTarget): void {
     });
   });
 
+  test('deleteRange deletes exactly the keys from <= k < to, in one operation', async () => {
+    const keys = ['r/00', 'r/01', 'r/05', 'r/09', 'r/10', 'r/1', 'r0'].map((k) => `${ns}${k}`);
+    for (const k of keys) await store.put(k, 'v');
+    // 300 keys in one range: more than etcd's 128 operations per transaction, yet one op.
+    for (let i = 0; i < 300; i++) await store.put(`${ns}w/${String(i).padStart(5, '0')}`, 'v');
+    const t = await store.txn(
+      [],
+      [
+        { type: 'deleteRange', from: `${ns}r/01`, to: `${ns}r/10` },
+        { type: 'deleteRange', from: `${ns}w/00001`, to: `${ns}w/00300` },
+        { type: 'put', key: `${ns}w/00000`, value: 'replaced' },
+      ],
+    );
+    expect(t.succeeded).toBe(true);
+    // Byte order: r/01 <= r/05, r/09, r/1 < r/10 (deleted); r/00 before, r/10 and r0 at or after.
+    expect((await store.getPrefix(`${ns}r`)).map((kv) => kv.key)).toEqual(
+      ['r/00', 'r/10', 'r0'].map((k) => `${ns}${k}`),
+    );
+    expect(await store.getPrefix(`${ns}w/`)).toEqual([
+      expect.objectContaining({ key: `${ns}w/00000`, value: 'replaced', modRevision: t.revision }),
+    ]);
+  });
+
   test('a txn that changes nothing does not advance the revision', async () => {
     const r = await store.put(`${ns}n`, 'v');
     const noop = await store.txn([{ key: `${ns}n`, target: 'value', op: '=', value: 'other' }], []);
