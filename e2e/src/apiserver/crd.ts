@@ -224,6 +224,10 @@ const ajv = new Ajv({
   nullable: true,
   unknownFormats: 'ignore',
   schemaId: 'auto',
+  // OpenAPI's number formats, which the API server accepts and (like here) does not check.
+  formats: Object.fromEntries(
+    ['int32', 'int64', 'float', 'double'].map((f) => [f, { type: 'number', validate: () => true }]),
+  ),
 });
 const compiled = new WeakMap<Schema, Ajv.ValidateFunction>();
 
