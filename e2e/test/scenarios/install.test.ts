@@ -6,6 +6,7 @@ import { eventually } from '../support/emulated-cluster.js';
 import { startProduct, type ProductCluster } from '../support/product-cluster.js';
 
 import { jest } from '@jest/globals';
+import { Kafka, logLevel } from 'kafkajs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -146,20 +147,54 @@ test('deleting the leading operator pod hands over to the other replica', async 
   );
 });
 
-test('kubectl scale kafscalecluster 1 -> 3 -> 1 under acks=all produce loses nothing', async () => {
+/**
+ * A kafkajs consumer group member reading `topic` from the beginning, recording
+ * partition@offset -> value of what it is given, and every crash it did not restart from.
+ */
+async function groupReader(bootstrap: string, topic: string, groupId: string) {
+  const seen = new Map<string, string | undefined>();
+  const fatal: string[] = [];
+  const consumer = new Kafka({
+    clientId: 'e2e-scale-reader',
+    brokers: [bootstrap],
+    logLevel: logLevel.NOTHING,
+  }).consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) fatal.push(String(e.payload.error));
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      seen.set(`${partition}@${message.offset}`, message.value?.toString());
+    },
+  });
+  return { seen, fatal, stop: () => consumer.disconnect() };
+}
+
+test('kubectl scale kafscalecluster 1 -> 3 -> 1 under acks=all produce and a consumer group loses nothing', async () => {
   const bootstrap = c.bootstrap('demo');
   // partition@offset -> value of every record the producer saw acknowledged.
   const acked = new Map<string, string>();
-  let producing = true;
   let round = 0;
+  const produceRound = async () => {
+    const batch = records(100, `scale-${round++}`).map((r) => ({ ...r, topic: 'scaled' }));
+    const delivered = await produce('confluent-kafka', bootstrap, batch).catch(() => []);
+    delivered.forEach((d, i) => acked.set(`${d.partition}@${d.offset}`, batch[i].value.toString()));
+  };
+  // The topic exists (auto-created by the first round) before the group subscribes to it.
+  await eventually(
+    async () => {
+      await produceRound();
+      return acked.size > 0;
+    },
+    'first produce',
+    30_000,
+  );
+  const reader = await groupReader(bootstrap, 'scaled', 'scale-readers');
+  let producing = true;
   const producer = (async () => {
-    while (producing) {
-      const batch = records(100, `scale-${round++}`).map((r) => ({ ...r, topic: 'scaled' }));
-      const delivered = await produce('confluent-kafka', bootstrap, batch).catch(() => []);
-      delivered.forEach((d, i) =>
-        acked.set(`${d.partition}@${d.offset}`, batch[i].value.toString()),
-      );
-    }
+    while (producing) await produceRound();
   })();
   const replicasReady = (n: number) =>
     eventually(
@@ -190,6 +225,19 @@ test('kubectl scale kafscalecluster 1 -> 3 -> 1 under acks=all produce loses not
   );
   const lost = [...acked].filter(([at, value]) => found.get(at) !== value);
   expect(lost).toEqual([]);
+  // The group member, which lived through both rebalances and coordinator moves, is given every
+  // acknowledged record too.
+  try {
+    await eventually(
+      () => [...acked].every(([at, value]) => reader.seen.get(at) === value),
+      'the consumer group reads every acknowledged record',
+      60_000,
+    ).catch(() => undefined);
+    expect(reader.fatal).toEqual([]);
+    expect([...acked].filter(([at, value]) => reader.seen.get(at) !== value)).toEqual([]);
+  } finally {
+    await reader.stop();
+  }
 });
 
 test('autoscaling on: the HPA exists and the operator leaves Deployment replicas to it', async () => {
