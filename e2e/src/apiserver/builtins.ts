@@ -1,6 +1,8 @@
 // The built-in kinds the operator and kubectl touch. Only their discovery shape is modelled:
-// the emulator stores them schemalessly, as a real server would store valid objects.
-import type { ResourceDef } from './types.js';
+// the emulator stores them schemalessly, as a real server would store valid objects, apart
+// from the few conversions a real server always makes on the way in (normaliseBuiltin).
+import { badRequest } from './errors.js';
+import type { KObject, ResourceDef } from './types.js';
 
 const ALL_VERBS = [
   'create',
@@ -195,6 +197,45 @@ export function builtinResources(): ResourceDef[] {
         }
       : undefined,
   }));
+}
+
+const goType = (v: unknown): string =>
+  Array.isArray(v)
+    ? 'array'
+    : typeof v === 'boolean'
+      ? 'bool'
+      : typeof v === 'object'
+        ? 'object'
+        : typeof v;
+
+/**
+ * What a real server does to a built-in object while decoding a create, update, patch or apply
+ * (before anything is stored): a Secret's write-only `stringData` is folded into `data`, each
+ * value base64-encoded and winning over `data` for the same key, and is never stored or returned.
+ */
+export function normaliseBuiltin(def: ResourceDef, obj: KObject): void {
+  if (def.group !== '' || def.plural !== 'secrets' || !('stringData' in obj)) return;
+  const stringData = obj.stringData;
+  delete obj.stringData;
+  if (stringData === null || stringData === undefined) return;
+  const cannot = (value: unknown, type: string) =>
+    badRequest(
+      `Secret in version "v1" cannot be handled as a Secret: json: cannot unmarshal ${goType(value)} into Go struct field Secret.stringData of type ${type}`,
+    );
+  if (typeof stringData !== 'object' || Array.isArray(stringData))
+    throw cannot(stringData, 'map[string]string');
+  const entries = Object.entries(stringData as Record<string, unknown>);
+  if (entries.length === 0) return;
+  // A copy: patches may share `data` with the stored object the write is compared against.
+  const data: Record<string, unknown> =
+    typeof obj.data === 'object' && obj.data !== null && !Array.isArray(obj.data)
+      ? { ...(obj.data as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of entries) {
+    if (v !== null && typeof v !== 'string') throw cannot(v, 'string');
+    data[k] = Buffer.from(v ?? '', 'utf8').toString('base64');
+  }
+  obj.data = data;
 }
 
 export { ALL_VERBS };

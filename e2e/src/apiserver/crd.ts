@@ -177,9 +177,18 @@ export function prune(obj: KObject, schema: Schema | undefined): string[] {
   return dropped;
 }
 
+/**
+ * The API server's algorithm: a node with `x-kubernetes-preserve-unknown-fields` keeps the
+ * fields its schema does not declare, as they are, while declared properties below it are
+ * pruned by their own schemas (the marker is not inherited by properties). On a list the
+ * marker covers its items too, as the server's skipPrune does. An embedded resource keeps
+ * apiVersion, kind and metadata.
+ */
 function pruneValue(v: unknown, s: Schema, path: string, dropped: string[]): void {
   if (Array.isArray(v)) {
-    const items = s.items as Schema | undefined;
+    let items = s.items as Schema | undefined;
+    if (items && preserves(s) && !preserves(items))
+      items = { ...items, 'x-kubernetes-preserve-unknown-fields': true };
     if (items) v.forEach((x, i) => pruneValue(x, items, `${path}[${i}]`, dropped));
     return;
   }
@@ -295,9 +304,71 @@ export function schemaCauses(obj: KObject, schema: Schema | undefined): StatusCa
     validate = ajv.compile(forAjv(schema, true) as object);
     compiled.set(schema, validate);
   }
-  if (validate(obj)) return [];
   const causes: StatusCause[] = [];
-  for (const e of validate.errors ?? []) {
+  if (!validate(obj)) causes.push(...ajvCauses(obj, validate.errors ?? []));
+  embeddedWalk(obj, schema, '', causes, true);
+  return causes;
+}
+
+const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_MESSAGE =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
+/** TypeMeta of `x-kubernetes-embedded-resource` objects, as the API server checks it. */
+function embeddedWalk(v: unknown, s: Schema, path: string, causes: StatusCause[], root: boolean) {
+  const child = (k: string) => (path ? `${path}.${k}` : k);
+  if (Array.isArray(v)) {
+    const items = s.items as Schema | undefined;
+    if (items) v.forEach((x, i) => embeddedWalk(x, items, `${path}[${i}]`, causes, false));
+    return;
+  }
+  if (!isObj(v)) return;
+  if (!root && s['x-kubernetes-embedded-resource'] === true) {
+    for (const k of ['apiVersion', 'kind']) {
+      const field = child(k);
+      const x = v[k];
+      if (!(k in v))
+        causes.push({ reason: 'FieldValueRequired', field, message: 'Required value' });
+      else if (typeof x !== 'string') {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          field,
+          message: `Invalid value: ${render(x)}: must be a string`,
+        });
+      } else if (x === '') {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          field,
+          message: 'Invalid value: "": must not be empty',
+        });
+      } else if (k === 'apiVersion' && x.split('/').length > 2) {
+        causes.push({
+          reason: 'FieldValueInvalid',
+          field,
+          message: `Invalid value: ${render(x)}: unexpected GroupVersion string: ${x}`,
+        });
+      } else if (k === 'kind' && (x.length > 63 || !DNS1035.test(x.toLowerCase()))) {
+        const why = x.length > 63 ? 'must be no more than 63 characters' : DNS1035_MESSAGE;
+        causes.push({
+          reason: 'FieldValueInvalid',
+          field,
+          message: `Invalid value: ${render(x)}: may have mixed case, but should otherwise match: ${why}`,
+        });
+      }
+    }
+  }
+  const props = (s.properties ?? {}) as Record<string, Schema>;
+  const additional = isObj(s.additionalProperties) ? (s.additionalProperties as Schema) : undefined;
+  for (const [k, x] of Object.entries(v)) {
+    if (root && k === 'metadata') continue;
+    if (props[k]) embeddedWalk(x, props[k], child(k), causes, false);
+    else if (additional) embeddedWalk(x, additional, `${path}[${k}]`, causes, false);
+  }
+}
+
+function ajvCauses(obj: KObject, errors: Ajv.ErrorObject[]): StatusCause[] {
+  const causes: StatusCause[] = [];
+  for (const e of errors) {
     const field = pointerToPath(e.dataPath);
     const value = valueAtPointer(obj, e.dataPath);
     const p = e.params as Record<string, unknown>;

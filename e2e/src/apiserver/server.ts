@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { recordUpdate, serverSideApply, type ListKeys, type Scope } from './apply.js';
-import { builtinResources } from './builtins.js';
+import { builtinResources, normaliseBuiltin } from './builtins.js';
 import {
   acceptedStatus,
   applyDefaults,
@@ -664,6 +664,7 @@ export class ApiServer {
       meta.finalizers = [...new Set([...(meta.finalizers ?? []), CRD_CLEANUP_FINALIZER])];
       obj.status = acceptedStatus(obj, now());
     }
+    normaliseBuiltin(def, obj);
     this.admitCustom(def, obj, undefined, ctx);
     if (!applied)
       recordUpdate(
@@ -833,6 +834,7 @@ export class ApiServer {
       validateCrd(next);
       next.status = { ...(isObj(next.status) ? next.status : {}), ...acceptedStatus(next, now()) };
     }
+    normaliseBuiltin(def, next);
     this.admitCustom(def, next, old, ctx);
     omitEmptyMeta(next);
     const specOf = (o: KObject): string => {
