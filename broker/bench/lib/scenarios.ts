@@ -718,7 +718,8 @@ function runKcatOutput(
     });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a process can exit before its last output has been read from the pipe.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ lines, stderr });
       else reject(new Error(`kcat ${args[0]} exited with ${code ?? signal}: ${stderr}`));

@@ -304,7 +304,8 @@ export async function produceWithChaos(options: DurabilityOptions): Promise<Prod
     }
     wake();
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': the last acknowledgements may still be in the pipe when the process exits.
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   child.stdin.on('error', () => undefined);
 
   const progress: ProduceProgress = {
@@ -412,7 +413,8 @@ function runPython(script: string, job: unknown, timeoutMs: number): Promise<str
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a process can exit before its last output has been read from the pipe.
+    child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(Buffer.concat(stdout).toString());
       else reject(new Error(`python reader exited with ${code ?? signal}:\n${stderr}`));
