@@ -147,9 +147,36 @@ test('health moves healthy -> degraded -> unavailable -> healthy; produce is ref
   expect(await healthState()).toBe(0);
   expect((await probe(broker.metricsPort!, '/readyz')).status).toBe(200);
 
-  // -- Degraded: every request answered, slowly. Produce is still accepted.
+  // -- Degraded: every request answered, slowly. Produce is still accepted. The health window
+  // judges latency only once it holds enough requests (20), and one round of produce makes one
+  // packed upload: producers on connections of their own, each at its own pace, keep uploads
+  // going in separate flush windows meanwhile.
   proxy.latencyMs = 800;
+  await createTopic('load');
+  const load = await Promise.all(Array.from({ length: 6 }, () => WireClient.connect(broker.port)));
+  let loading = true;
+  const loaders = load.map(async (c, i) => {
+    await sleep(i * 130);
+    while (loading) {
+      await c.request<ProduceResponse>(0, 8, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 60_000,
+        topicData: [
+          {
+            name: 'load',
+            partitionData: [
+              { index: i % PARTITIONS, records: buildRecordBatch([{ key: null, value: null }]) },
+            ],
+          },
+        ],
+      });
+    }
+  });
   const degradedMs = await until(1, () => produceRound('slow'));
+  loading = false;
+  await Promise.all(loaders);
+  await Promise.all(load.map((c) => c.close()));
   const slow = await produceRound('slow-accepted');
   expect(slow.codes).toEqual(Array(PARTITIONS).fill(0));
   let metrics = await scrape(broker.metricsPort!);
