@@ -32,7 +32,11 @@ export interface Harness {
   /** Runs the real kubectl against the emulator; fails on a non-zero exit. */
   ok(args: string[]): Promise<string>;
   errors: string[];
-  /** PUT of a resource read before (typed resources are not client-node models). */
+  /**
+   * PUT of a resource read before (typed resources are not client-node models). The operator may
+   * write the status between the read and the PUT, which is a 409 as on a real server: then the
+   * same spec is put on the latest version, as a person re-running `kubectl edit` would.
+   */
   replace(o: unknown): Promise<KubernetesObject>;
   startOperator(extra?: Partial<Parameters<typeof createOperator>[0]>): Promise<Manager>;
   stop(): Promise<void>;
@@ -53,7 +57,23 @@ export async function startHarness(): Promise<Harness> {
     kubeconfig,
     client,
     errors,
-    replace: (o) => client.replace(o as KubernetesObject),
+    async replace(o) {
+      let body = o as KubernetesObject & { spec?: unknown };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client.replace(body);
+        } catch (e) {
+          if ((e as { code?: number }).code !== 409 || attempt === 5) throw e;
+          const { apiVersion, kind, metadata } = body;
+          const latest = await client.read({
+            apiVersion,
+            kind,
+            metadata: { name: metadata?.name ?? '', namespace: metadata?.namespace },
+          });
+          body = { ...latest, spec: body.spec };
+        }
+      }
+    },
     async ok(args) {
       const r = await kubectl(args, { kubeconfig, cacheDir });
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}${r.stdout}`);
