@@ -14,7 +14,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PYTHON } from './lib/python.js';
 import { pct, table, type Row } from './lib/report.js';
-import { Bench, RSS_TARGET_BYTES, UPSTREAM, log, settings } from './lib/scenarios.js';
+import {
+  BROKER_CACHE_BYTES,
+  Bench,
+  RSS_TARGET_BYTES,
+  UPSTREAM,
+  log,
+  settings,
+} from './lib/scenarios.js';
 import { machineInfo } from './lib/system.js';
 
 const SCENARIOS = ['consume', 'produce', 'cost', 'latency', 'group', 'kcat'] as const;
@@ -91,7 +98,7 @@ function targets(bench: Bench): Target[] {
     });
   }
   const target = RSS_TARGET_BYTES;
-  const cacheMiB = Math.round((target - 300 * 1024 * 1024) / 1024 / 1024);
+  const cacheMiB = Math.round(BROKER_CACHE_BYTES / 1024 / 1024);
   for (const backend of new Set(r.produce.map((p) => p.backend))) {
     const peak = Math.max(
       ...r.produce.filter((p) => p.backend === backend).map((p) => p.peakRssBytes),

@@ -67,22 +67,36 @@ async function createTopic(topic: string): Promise<void> {
 const acked: string[][] = Array.from({ length: PARTITIONS }, () => []);
 
 /** One acks=all Produce with one record for every partition; acknowledged values are kept. */
-async function produceRound(tag: string): Promise<{ codes: number[]; ms: number }> {
-  const started = Date.now();
-  const { body } = await client.request<ProduceResponse>(0, 8, {
+/** One acks=all Produce v8 of one batch per given partition, values as given. */
+async function produce(
+  via: WireClient,
+  topic: string,
+  values: { index: number; value: Buffer | null }[],
+): Promise<ProduceResponse> {
+  const { body } = await via.request<ProduceResponse>(0, 8, {
     transactionalId: null,
     acks: -1,
     timeoutMs: 60_000,
     topicData: [
       {
-        name: 'health',
-        partitionData: acked.map((_, index) => ({
+        name: topic,
+        partitionData: values.map(({ index, value }) => ({
           index,
-          records: buildRecordBatch([{ key: null, value: Buffer.from(`${tag}-${index}`) }]),
+          records: buildRecordBatch([{ key: null, value }]),
         })),
       },
     ],
   });
+  return body;
+}
+
+async function produceRound(tag: string): Promise<{ codes: number[]; ms: number }> {
+  const started = Date.now();
+  const body = await produce(
+    client,
+    'health',
+    acked.map((_, index) => ({ index, value: Buffer.from(`${tag}-${index}`) })),
+  );
   const codes: number[] = [];
   for (const p of body.responses[0].partitionResponses) {
     codes[p.index] = p.errorCode;
@@ -157,21 +171,7 @@ test('health moves healthy -> degraded -> unavailable -> healthy; produce is ref
   let loading = true;
   const loaders = load.map(async (c, i) => {
     await sleep(i * 130);
-    while (loading) {
-      await c.request<ProduceResponse>(0, 8, {
-        transactionalId: null,
-        acks: -1,
-        timeoutMs: 60_000,
-        topicData: [
-          {
-            name: 'load',
-            partitionData: [
-              { index: i % PARTITIONS, records: buildRecordBatch([{ key: null, value: null }]) },
-            ],
-          },
-        ],
-      });
-    }
+    while (loading) await produce(c, 'load', [{ index: i % PARTITIONS, value: null }]);
   });
   const degradedMs = await until(1, () => produceRound('slow'));
   loading = false;

@@ -327,33 +327,17 @@ function embeddedWalk(v: unknown, s: Schema, path: string, causes: StatusCause[]
     for (const k of ['apiVersion', 'kind']) {
       const field = child(k);
       const x = v[k];
+      const invalid = (why: string) =>
+        causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${why}` });
       if (!(k in v))
         causes.push({ reason: 'FieldValueRequired', field, message: 'Required value' });
-      else if (typeof x !== 'string') {
-        causes.push({
-          reason: 'FieldValueInvalid',
-          field,
-          message: `Invalid value: ${render(x)}: must be a string`,
-        });
-      } else if (x === '') {
-        causes.push({
-          reason: 'FieldValueInvalid',
-          field,
-          message: 'Invalid value: "": must not be empty',
-        });
-      } else if (k === 'apiVersion' && x.split('/').length > 2) {
-        causes.push({
-          reason: 'FieldValueInvalid',
-          field,
-          message: `Invalid value: ${render(x)}: unexpected GroupVersion string: ${x}`,
-        });
-      } else if (k === 'kind' && (x.length > 63 || !DNS1035.test(x.toLowerCase()))) {
+      else if (typeof x !== 'string') invalid(`${render(x)}: must be a string`);
+      else if (x === '') invalid('"": must not be empty');
+      else if (k === 'apiVersion' && x.split('/').length > 2)
+        invalid(`${render(x)}: unexpected GroupVersion string: ${x}`);
+      else if (k === 'kind' && (x.length > 63 || !DNS1035.test(x.toLowerCase()))) {
         const why = x.length > 63 ? 'must be no more than 63 characters' : DNS1035_MESSAGE;
-        causes.push({
-          reason: 'FieldValueInvalid',
-          field,
-          message: `Invalid value: ${render(x)}: may have mixed case, but should otherwise match: ${why}`,
-        });
+        invalid(`${render(x)}: may have mixed case, but should otherwise match: ${why}`);
       }
     }
   }
