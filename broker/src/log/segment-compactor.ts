@@ -1,11 +1,9 @@
 import type { Logger } from '../logger.js';
 import type { SegmentRecord } from '../metadata/model.js';
-import { LOG_OVERHEAD, batchLastOffset, readInt64 } from '../protocol/records/record-batch.js';
+import { batchLastOffset, readInt64, splitBatches } from '../protocol/records/record-batch.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { dataCacheKey, isPacked } from '../storage/packed-object.js';
-import { decodeSegment, encodeSegment, segmentBatchRegion } from '../storage/segment.js';
-import type { SegmentCache } from '../storage/segment-cache.js';
-import { SEGMENT_FOOTER_SIZE } from '../storage/segment-layout.js';
+import { isPacked } from '../storage/packed-object.js';
+import { encodeSegment, segmentBatchRegion } from '../storage/segment.js';
 import { newWriterId, segmentKeys } from '../storage/segment-keys.js';
 import type { PartitionLog } from './partition-log.js';
 
@@ -60,16 +58,6 @@ export function pickRun(
   return due() ? manifest.slice(start) : undefined;
 }
 
-function splitBatches(region: Buffer): Buffer[] {
-  const batches: Buffer[] = [];
-  for (let at = 0; at < region.length;) {
-    const size = LOG_OVERHEAD + region.readInt32BE(at + 8);
-    batches.push(region.subarray(at, at + size));
-    at += size;
-  }
-  return batches;
-}
-
 /**
  * Rewrites a partition's packed segments (transient, shared with other partitions) into one
  * per-partition segment in the documented layout, which external readers expect. Only committed
@@ -80,7 +68,6 @@ function splitBatches(region: Buffer): Buffer[] {
 export class SegmentCompactor {
   constructor(
     private readonly objects: ObjectStore,
-    private readonly cache: SegmentCache,
     private readonly logger: Logger,
     private readonly options: CompactionOptions,
   ) {}
@@ -91,7 +78,7 @@ export class SegmentCompactor {
     if (!run) return false;
     const baseOffset = run[0].baseOffset;
     const lastOffset = run[run.length - 1].lastOffset;
-    const batches = (await Promise.all(run.map((s) => this.batchesOf(s)))).flat();
+    const batches = (await Promise.all(run.map((s) => batchesOf(log, s)))).flat();
     const first = readInt64(batches[0], 0);
     const last = batchLastOffset(batches[batches.length - 1]);
     if (first !== baseOffset || last !== lastOffset) {
@@ -145,17 +132,14 @@ export class SegmentCompactor {
     }
     return swapped;
   }
+}
 
-  /**
-   * The segment's batches: the leader's cached copy of what it committed, or the segment read
-   * back and checked whole (framing and CRC) before it is copied anywhere.
-   */
-  private async batchesOf(segment: SegmentRecord): Promise<Buffer[]> {
-    const cached = this.cache.get(dataCacheKey(segment));
-    if (cached) return splitBatches(cached);
-    const start = segment.segmentStart ?? 0;
-    const end = segment.segmentEnd ?? segment.dataEnd + SEGMENT_FOOTER_SIZE;
-    const bytes = await this.objects.get(segment.key, { start, end });
-    return decodeSegment(bytes).batches.map((b) => b.bytes);
-  }
+/**
+ * The segment's batches, each checked (framing and CRC-32C) before it is copied into a segment
+ * that outlives the packed object. The region comes through the partition's reads: from the
+ * cache, or from the store shared with any fetch reading it at the same time, so compaction
+ * after a restart does not GET again what catching-up consumers are reading.
+ */
+async function batchesOf(log: PartitionLog, segment: SegmentRecord): Promise<Buffer[]> {
+  return splitBatches(await log.readRegion(segment)).map((b) => b.bytes);
 }

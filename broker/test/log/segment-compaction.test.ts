@@ -5,6 +5,7 @@ import type { SegmentRecord } from '../../src/metadata/model.js';
 import { validateProducedRecords } from '../../src/protocol/records/produce-rules.js';
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { readInt64 } from '../../src/protocol/records/record-batch.js';
+import { dataCacheKey } from '../../src/storage/packed-object.js';
 import { decodeSegment } from '../../src/storage/segment.js';
 import { SegmentCache } from '../../src/storage/segment-cache.js';
 import { decodeIndex } from '../../src/storage/segment-index.js';
@@ -259,4 +260,52 @@ test('compaction starts once a run holds KAFSCALE_COMPACT_BYTES', async () => {
   for (const s of big) expect(s.dataEnd - s.dataStart).toBeGreaterThanOrEqual(1024);
   expectContiguous(log.manifest, log.highWatermark);
   expect(await readAll(log)).toEqual(sent[0]);
+});
+
+test('a packed segment whose bytes fail their CRC is not copied; other partitions compact', async () => {
+  broker = await createTestBrokerContext({
+    env: { KAFSCALE_FLUSH_INTERVAL_MS: '5', KAFSCALE_CACHE_BYTES: '0' },
+  });
+  await broker.metadata.createTopic(TOPIC, 2, {});
+  const logs = await Promise.all([0, 1].map((p) => broker.logs.get(TOPIC, p)));
+  const sent = await produce(logs, 3);
+  // Flip one byte inside a record of partition 0 in the packed object it shares with partition 1.
+  const damaged = logs[0].manifest[1];
+  const bytes = await broker.objects.get(damaged.key);
+  bytes[damaged.dataEnd - 2] ^= 0xff;
+  await broker.objects.put(damaged.key, bytes);
+  const before = logs[0].manifest;
+
+  expect(await broker.logs.compact(LATER())).toBe(1);
+  expect(logs[0].manifest).toEqual(before);
+  expect(broker.logged).toContainEqual(
+    expect.objectContaining({
+      message: 'compaction failed',
+      partition: 0,
+      err: expect.stringContaining('CRC'),
+    }),
+  );
+  expect(logs[1].manifest).toHaveLength(1);
+  expect(await readAll(logs[1])).toEqual(sent[1]);
+});
+
+test('compaction and a fetch reading the same uncached segments share each GET', async () => {
+  broker = await createTestBrokerContext({ env: { KAFSCALE_FLUSH_INTERVAL_MS: '5' } });
+  await broker.metadata.createTopic(TOPIC, 1, {});
+  const log = await broker.logs.get(TOPIC, 0);
+  const sent = await produce([log], 4);
+  // As after a restart: nothing of the partition is in memory.
+  for (const segment of log.manifest) broker.cache.delete(dataCacheKey(segment));
+  const gets: string[] = [];
+  const get = broker.objects.get.bind(broker.objects);
+  broker.objects.get = (key, range) => {
+    gets.push(key);
+    return get(key, range);
+  };
+
+  const [compacted, read] = await Promise.all([broker.logs.compact(LATER()), readAll(log)]);
+  expect(compacted).toBe(1);
+  expect(read).toEqual(sent[0]);
+  expect(gets).toHaveLength(4);
+  expect(new Set(gets).size).toBe(4);
 });
