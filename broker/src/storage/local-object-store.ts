@@ -7,7 +7,9 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ObjectNotFoundError,
+  bodyLength,
   type ByteRange,
+  type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
   type ObjectStoreObserver,
@@ -35,7 +37,7 @@ export class LocalObjectStore implements ObjectStore {
     this.onRequest = options.onRequest;
   }
 
-  put(key: string, body: Buffer): Promise<void> {
+  put(key: string, body: ObjectBody): Promise<void> {
     return this.observe('put', () => this.write(this.pathOf(key), body));
   }
 
@@ -73,7 +75,7 @@ export class LocalObjectStore implements ObjectStore {
     return path.join(this.rootDir, key);
   }
 
-  private async write(file: string, body: Buffer): Promise<void> {
+  private async write(file: string, body: ObjectBody): Promise<void> {
     const dir = path.dirname(file);
     await this.ensureDir(dir);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
@@ -89,7 +91,15 @@ export class LocalObjectStore implements ObjectStore {
     }
     try {
       try {
-        await handle.writeFile(body);
+        if (Buffer.isBuffer(body)) {
+          await handle.writeFile(body);
+        } else {
+          // libuv writes every buffer of one writev call (in IOV_MAX steps), or fails.
+          const { bytesWritten } = await handle.writev(body as Buffer[]);
+          if (bytesWritten !== bodyLength(body)) {
+            throw new Error(`wrote ${bytesWritten} of ${bodyLength(body)} bytes to ${temp}`);
+          }
+        }
         await handle.datasync();
       } finally {
         await handle.close();

@@ -13,9 +13,19 @@ export interface ByteRange {
   end: number;
 }
 
+/**
+ * An object's bytes: one buffer, or parts stored as their concatenation without being copied into
+ * one (a packed object is the segments and indexes of many partitions).
+ */
+export type ObjectBody = Buffer | readonly Buffer[];
+
+export function bodyLength(body: ObjectBody): number {
+  return Buffer.isBuffer(body) ? body.length : body.reduce((n, part) => n + part.length, 0);
+}
+
 export interface ObjectStore {
   /** Stores the whole object. Resolves only once the object is durable. */
-  put(key: string, body: Buffer): Promise<void>;
+  put(key: string, body: ObjectBody): Promise<void>;
   /** Reads the whole object, or a byte range of it. Rejects with ObjectNotFoundError when absent. */
   get(key: string, range?: ByteRange): Promise<Buffer>;
   /** Deletes objects; absent keys are not an error. */

@@ -36,12 +36,15 @@ export function packedObjectKey(namespace: string, writerId: string, sequence: n
   return `${namespace}/_packed/${writerId}/${String(sequence).padStart(SEQUENCE_DIGITS, '0')}.kfs`;
 }
 
-/** Concatenates every part's segment, then every part's index, and says where each one is. */
+/**
+ * Every part's segment, then every part's index (the object's body, as parts that are not copied
+ * into one buffer), and where each one lands.
+ */
 export function encodePackedObject(
   key: string,
   parts: PackedPart[],
-): { body: Buffer; placements: PackedPlacement[] } {
-  const body = Buffer.concat([...parts.map((p) => p.segment), ...parts.map((p) => p.index)]);
+): { body: Buffer[]; placements: PackedPlacement[] } {
+  const body = [...parts.map((p) => p.segment), ...parts.map((p) => p.index)];
   const placements: PackedPlacement[] = [];
   let segmentAt = 0;
   let indexAt = parts.reduce((sum, p) => sum + p.segment.length, 0);

@@ -1,6 +1,7 @@
 import {
   ObjectNotFoundError,
   type ByteRange,
+  type ObjectBody,
   type ObjectInfo,
   type ObjectStore,
 } from './object-store.js';
@@ -16,7 +17,7 @@ export class ReadReplicaObjectStore implements ObjectStore {
     private readonly replica: ObjectStore,
   ) {}
 
-  put(key: string, body: Buffer): Promise<void> {
+  put(key: string, body: ObjectBody): Promise<void> {
     return this.primary.put(key, body);
   }
 

@@ -79,6 +79,29 @@ describe.each([
     expect((await backend.rawBytes(`${prefix}big`)).equals(big)).toBe(true);
   });
 
+  it('stores a body given as parts as their concatenation', async () => {
+    // Many small parts (indexes), large ones (segments) and empty ones, as a packed object has.
+    const sizes = [
+      0,
+      12,
+      300_000,
+      ...Array.from({ length: 600 }, (_, i) => 28 + (i % 7)),
+      70_000,
+      1,
+    ];
+    const parts = sizes.map((n) => randomBytes(n));
+    const whole = Buffer.concat(parts);
+    await store.put(`${prefix}packed`, parts);
+    await store.put(`${prefix}none`, []);
+    expect((await backend.rawBytes(`${prefix}packed`)).equals(whole)).toBe(true);
+    expect(
+      (await store.get(`${prefix}packed`, { start: 5, end: 300_100 })).equals(
+        whole.subarray(5, 300_100),
+      ),
+    ).toBe(true);
+    expect((await store.get(`${prefix}none`)).length).toBe(0);
+  });
+
   it('accepts a repeated put of the same key', async () => {
     const body = randomBytes(100);
     await store.put(`${prefix}k`, body);

@@ -65,6 +65,15 @@ async function failure(promise: Promise<unknown>): Promise<ObjectStoreRequestErr
   return error as ObjectStoreRequestError;
 }
 
+it('sends a body given as parts whole again on every attempt', async () => {
+  const store = proxiedStore({ maxAttempts: 3 });
+  const parts = [randomBytes(200_000), randomBytes(40), randomBytes(90_000)];
+  proxy.failNext(2, 503);
+  await store.put('retry/parts', parts);
+  expect(proxy.stats).toMatchObject({ requests: 3, failed: 2 });
+  expect((await store.get('retry/parts')).equals(Buffer.concat(parts))).toBe(true);
+});
+
 it('retries 5xx answers until the request succeeds', async () => {
   const store = proxiedStore({ maxAttempts: 4 });
   const body = randomBytes(300_000);
