@@ -3,15 +3,16 @@
 //
 //   npx tsx broker/bench/run.ts [--quick] [--only produce,consume,latency,cost,resources,group,kcat]
 //
-// Brokers are real processes started from the source with their default settings (plus the
-// backend's variables), so the harness measures whatever the code does when it runs, including
-// KAFSCALE_PACK_SEGMENTS if it is set in the environment. The machine is shared and noisy:
+// Brokers are real processes, compiled from the source first and run with their default settings
+// and the image's environment (plus the backend's variables), so the harness measures whatever the
+// code does when it runs, including KAFSCALE_PACK_SEGMENTS if it is set in the environment. The machine is shared and noisy:
 // compare ratios measured in the same run, not figures across runs.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildBroker } from './lib/env.js';
 import { PYTHON } from './lib/python.js';
 import { pct, table, type Row } from './lib/report.js';
 import {
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
     }
   }
   const s = settings(values.quick);
+  buildBroker();
   const machine = machineInfo(PYTHON);
   const startedAt = new Date();
   log(

@@ -14,6 +14,7 @@
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { BrokerProcess } from '../test/support/broker-process.js';
+import { buildBroker } from './lib/env.js';
 import { EtcdServer } from '../test/support/etcd.js';
 import { startS3rver, type S3rver } from '../test/support/s3rver.js';
 
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
   const records = Number(values.records);
   const size = Number(values.size);
   const wanted = values.backend.split(',');
+  buildBroker();
   console.log(
     `confluent-kafka ${records} records x ${size} B, acks=all, compression=${values.compression}, ` +
       `${values.partitions} partition(s)`,
@@ -143,6 +145,7 @@ async function main(): Promise<void> {
     const deps = await backend.start();
     const broker = await BrokerProcess.start({
       env: { ...deps.env, KAFSCALE_AUTO_CREATE_PARTITIONS: values.partitions },
+      compiled: true,
     });
     try {
       const topic = `bench-${Date.now().toString(36)}`;
