@@ -2,6 +2,7 @@
 // measured in the same run. Prints a table (Markdown) and writes .bench/results-<timestamp>.json.
 //
 //   npx tsx broker/bench/run.ts [--quick] [--only produce,consume,latency,cost,resources,group,kcat]
+//                               [--out .bench] [--profile DIR]
 //
 // Brokers are real processes, compiled from the source first and run with their default settings
 // and the image's environment (plus the backend's variables), so the harness measures whatever the
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBroker } from './lib/env.js';
+import { brokerNodeArgs, buildBroker } from './lib/env.js';
 import { PYTHON } from './lib/python.js';
 import { pct, table, type Row } from './lib/report.js';
 import {
@@ -119,8 +120,13 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       out: { type: 'string', default: '.bench' },
+      profile: { type: 'string' },
     },
   });
+  if (values.profile) {
+    // One .cpuprofile per broker process, written when it exits: see profile-summary.ts.
+    brokerNodeArgs.push('--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`);
+  }
   const wanted = new Set(
     (values.only ?? SCENARIOS.join(','))
       .split(',')

@@ -68,6 +68,15 @@ class ProxyObserver {
   }
 }
 
+/** Node options for every broker the harness starts (`--cpu-prof` of `run.ts --profile`). */
+export const brokerNodeArgs: string[] = [];
+
+/** Stops a broker; gracefully when profiling, since node writes a CPU profile only on exit. */
+async function stopBroker(broker: BrokerProcess): Promise<void> {
+  if (brokerNodeArgs.length > 0) await broker.stop();
+  await broker.destroy();
+}
+
 export class Backend {
   readonly admin: () => Kafka;
   private constructor(
@@ -89,11 +98,8 @@ export class Backend {
       });
   }
 
-  static async start(
-    name: BackendName,
-    env: Record<string, string> = {},
-    nodeArgs: string[] = [],
-  ): Promise<Backend> {
+  static async start(name: BackendName, env: Record<string, string> = {}): Promise<Backend> {
+    const nodeArgs = brokerNodeArgs;
     if (name === 'local') {
       const broker = await BrokerProcess.start({ env, nodeArgs, compiled: true });
       const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kafscale-bench-raw-'));
@@ -105,7 +111,7 @@ export class Backend {
         undefined,
         undefined,
         async () => {
-          await broker.destroy();
+          await stopBroker(broker);
           fs.rmSync(scratchDir, { recursive: true, force: true });
         },
       );
@@ -129,7 +135,7 @@ export class Backend {
     });
     const store = new S3ObjectStore(s3.storeConfig({ endpoint: proxy.endpoint }));
     return new Backend(name, broker, store, store, proxy, observer, async () => {
-      await broker.destroy();
+      await stopBroker(broker);
       await store.close();
       await proxy.close();
       await Promise.all([etcd.destroy(), s3.stop()]);
