@@ -10,6 +10,7 @@ import type { PartitionLog } from '../log/partition-log.js';
 import type { Handler } from './handler.js';
 import { leaderEpochError } from './leader-epoch.js';
 import { addLeaderHints } from './leader-hints.js';
+import { joinBuffers } from '../util/buffers.js';
 
 const EMPTY = Buffer.alloc(0);
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -103,10 +104,7 @@ export function fetchHandler(broker: BrokerContext): Handler<FetchRequest, Fetch
         data.lastStableOffset = result.highWatermark;
         data.logStartOffset = result.logStartOffset;
         if (result.batches.length > 0) {
-          data.records =
-            result.batches.length === 1
-              ? result.batches[0]
-              : Buffer.concat(result.batches, result.bytes);
+          data.records = joinBuffers(result.batches, result.bytes);
           bytes += result.bytes;
           budget -= result.bytes;
         }
