@@ -152,26 +152,17 @@ export class Backend {
     return pid;
   }
 
-  /**
-   * Creates a topic and waits for its leaders. Large partition counts are created in steps of
-   * CREATE_STEP (CreateTopics, then CreatePartitions): with etcd, one CreateTopics of 1,000
-   * partitions exceeds etcd's default limit of operations per transaction (--max-txn-ops 128).
-   */
+  /** Creates a topic and waits for its leaders. */
   async createTopic(prefix: string, partitions: number): Promise<string> {
     const topic = `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
     const admin = this.admin().admin();
     await admin.connect();
     try {
-      let count = Math.min(partitions, CREATE_STEP);
       await admin.createTopics({
-        topics: [{ topic, numPartitions: count }],
+        topics: [{ topic, numPartitions: partitions }],
         waitForLeaders: true,
         timeout: 60_000,
       });
-      while (count < partitions) {
-        count = Math.min(partitions, count + CREATE_STEP);
-        await admin.createPartitions({ topicPartitions: [{ topic, count }], timeout: 60_000 });
-      }
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       const found = metadata.topics[0]?.partitions.length;
       if (found !== partitions)
@@ -236,8 +227,6 @@ export class Backend {
     await this.cleanup();
   }
 }
-
-const CREATE_STEP = 100;
 
 /**
  * What kind of objects the broker wrote: per-partition segments and indexes (the documented
