@@ -9,6 +9,7 @@ import { validateProducedRecords } from '../protocol/records/produce-rules.js';
 import { RecordBatchError } from '../protocol/records/record-batch-error.js';
 import { topicConfigNumber } from '../metadata/topic-config.js';
 import { KafkaError, errorCodeOf } from '../log/kafka-error.js';
+import type { PartitionLog } from '../log/partition-log.js';
 import type { Handler, RequestContext } from './handler.js';
 import { addLeaderHints } from './leader-hints.js';
 import { produceErrorForVersion } from '../observability/produce-gate.js';
@@ -30,8 +31,17 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
   // The tail of each connection's append phase: appends of pipelined requests stay in order.
   const appendTails = new WeakMap<object, Promise<unknown>>();
 
-  async function appendAll(request: ProduceRequest, ctx: RequestContext): Promise<Pending[]> {
+  /**
+   * The request's partition answers, and its partitions' logs. Logs not open yet open at the same
+   * time, and before the connection's earlier requests are appended: one after another, their
+   * metadata round trips added up to seconds while a broker took over hundreds of partitions.
+   */
+  function openAll(request: ProduceRequest): {
+    pending: Pending[];
+    logs: Promise<PromiseSettledResult<PartitionLog | undefined>[]>;
+  } {
     const pending: Pending[] = [];
+    const opening: (Promise<PartitionLog> | undefined)[] = [];
     for (const topicData of request.topicData) {
       const topic = broker.metadata.topic(topicData.name);
       for (const p of topicData.partitionData) {
@@ -48,38 +58,64 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
         if (request.transactionalId != null) {
           response.errorCode = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
           response.errorMessage = 'transactions are not supported by this broker';
-          continue;
-        }
-        if (!topic || p.index < 0 || p.index >= topic.partitions) {
+        } else if (!topic || p.index < 0 || p.index >= topic.partitions) {
           response.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-          continue;
         }
+        opening.push(
+          response.errorCode === ErrorCode.NONE ? open(topicData.name, p.index) : undefined,
+        );
+      }
+    }
+    return { pending, logs: Promise.allSettled(opening) };
+  }
+
+  /** Appends the request's batches in one go, so they are appended together and in order. */
+  function appendAll(
+    request: ProduceRequest,
+    ctx: RequestContext,
+    pending: Pending[],
+    logs: PromiseSettledResult<PartitionLog | undefined>[],
+  ): void {
+    let i = 0;
+    for (const topicData of request.topicData) {
+      const topic = broker.metadata.topic(topicData.name);
+      for (const p of topicData.partitionData) {
+        const entry = pending[i];
+        const log = logs[i++];
+        if (entry.response.errorCode !== ErrorCode.NONE) continue;
         try {
+          if (!topic) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'topic deleted');
+          if (log.status === 'rejected') throw log.reason;
           const batch = validateProducedRecords(p.records ?? Buffer.alloc(0), ctx.apiVersion, {
             maxBatchBytes: topicConfigNumber(topic, 'max.message.bytes'),
           });
           broker.produceGate?.admit();
-          const log =
-            broker.logs.peek(topic.name, p.index) ?? (await broker.logs.get(topic.name, p.index));
-          const appended = log.append(batch);
-          response.baseOffset = appended.baseOffset;
-          response.logStartOffset = log.logStartOffset;
-          pending[pending.length - 1].durable = appended.durable;
+          const appended = log.value!.append(batch);
+          entry.response.baseOffset = appended.baseOffset;
+          entry.response.logStartOffset = log.value!.logStartOffset;
+          entry.durable = appended.durable;
         } catch (err) {
-          if (err instanceof RecordBatchError) {
-            response.errorCode = err.errorCode;
-            response.errorMessage = err.message;
-            response.recordErrors = [{ batchIndex: 0, batchIndexErrorMessage: err.message }];
-          } else {
-            response.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
-            response.errorMessage = err instanceof Error ? err.message : String(err);
-            if (!(err instanceof KafkaError))
-              broker.logger.error('produce failed', { err: String(err) });
-          }
+          fail(entry.response, err);
         }
       }
     }
-    return pending;
+  }
+
+  function open(topic: string, partition: number): Promise<PartitionLog> {
+    const log = broker.logs.peek(topic, partition);
+    return log ? Promise.resolve(log) : broker.logs.get(topic, partition);
+  }
+
+  function fail(response: PartitionResponse, err: unknown): void {
+    if (err instanceof RecordBatchError) {
+      response.errorCode = err.errorCode;
+      response.errorMessage = err.message;
+      response.recordErrors = [{ batchIndex: 0, batchIndexErrorMessage: err.message }];
+    } else {
+      response.errorCode = errorCodeOf(err, ErrorCode.UNKNOWN_SERVER_ERROR);
+      response.errorMessage = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof KafkaError)) broker.logger.error('produce failed', { err: String(err) });
+    }
   }
 
   return {
@@ -95,13 +131,16 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           })),
         );
       }
+      const { pending, logs } = openAll(request);
       const previous = appendTails.get(ctx.connection) ?? Promise.resolve();
-      const appended = previous.then(() => appendAll(request, ctx));
+      const appended = Promise.all([logs, previous]).then(([opened]) =>
+        appendAll(request, ctx, pending, opened),
+      );
       appendTails.set(
         ctx.connection,
         appended.catch(() => undefined),
       );
-      const pending = await appended;
+      await appended;
 
       if (request.acks === 0) {
         for (const p of pending) p.durable?.catch(() => undefined);
