@@ -17,7 +17,7 @@ export const COMPILED_BIN = path.join(BROKER_DIR, 'dist/src/bin/kafscale-broker.
  */
 export const IMAGE_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_MMAP_THRESHOLD_: '65536',
 };
 
 export interface BrokerProcessOptions {
