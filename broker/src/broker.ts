@@ -15,6 +15,7 @@ import type { ObjectStore, ObjectStoreObserver } from './storage/object-store.js
 import { Observability } from './observability/observability.js';
 import { SegmentCache } from './storage/segment-cache.js';
 import { LogManager } from './log/log-manager.js';
+import { CoalescingObjectStore } from './storage/coalescing-object-store.js';
 import { ProduceBuffer } from './log/produce-buffer.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { HandlerRegistry } from './server/handler-registry.js';
@@ -159,7 +160,8 @@ export async function createBrokerContext(
   );
   const logs = new LogManager({
     metadata,
-    objects,
+    // Partitions' range reads of the same packed object in the same turn share one GET.
+    objects: new CoalescingObjectStore(objects),
     buffer: new ProduceBuffer(config.produceBufferBytes),
     cache: new SegmentCache(config.cacheBytes),
     logger,

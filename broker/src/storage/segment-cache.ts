@@ -1,5 +1,8 @@
 import { LRUCache } from 'lru-cache';
 
+/** Bytes an entry may keep alive beyond its own (a segment's header and footer, say). */
+const MAX_HIDDEN_BYTES = 64 * 1024;
+
 /**
  * Byte-bounded LRU of segment batch regions (and indexes), keyed by object key. The leader puts
  * what it just wrote, so tail reads are memory reads; readers put what they fetched.
@@ -29,7 +32,11 @@ export class SegmentCache {
 
   set(key: string, value: Buffer): void {
     // An entry bigger than the whole cache would evict everything and then be dropped itself.
-    if (value.length <= this.lru.maxSize) this.lru.set(key, value);
+    if (value.length > this.lru.maxSize) return;
+    // A view of a much larger buffer (one GET read for several partitions) is copied: the cache
+    // holds what it counts, not the other bytes behind the view.
+    const hidden = value.buffer.byteLength - value.length;
+    this.lru.set(key, hidden > MAX_HIDDEN_BYTES ? Buffer.from(value) : value);
   }
 
   delete(key: string): void {

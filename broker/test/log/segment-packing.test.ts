@@ -1,4 +1,5 @@
 import { deleteTopicsHandler } from '../../src/handlers/delete-topics.js';
+import { fetchHandler } from '../../src/handlers/fetch.js';
 import { KafkaError } from '../../src/log/kafka-error.js';
 import { PartitionLog } from '../../src/log/partition-log.js';
 import type { SegmentRecord } from '../../src/metadata/model.js';
@@ -7,6 +8,8 @@ import { validateProducedRecords } from '../../src/protocol/records/produce-rule
 import { buildRecordBatch } from '../../src/protocol/records/record-batch-builder.js';
 import { readInt64 } from '../../src/protocol/records/record-batch.js';
 import type { ByteRange } from '../../src/storage/object-store.js';
+import { dataCacheKey, indexCacheKey } from '../../src/storage/packed-object.js';
+import type { FetchResponse } from '../../src/protocol/generated/index.js';
 import { decodeSegment } from '../../src/storage/segment.js';
 import { SegmentCache } from '../../src/storage/segment-cache.js';
 import { decodeIndex } from '../../src/storage/segment-index.js';
@@ -108,6 +111,59 @@ test('100 partitions flushed in one window share one PUT and read back byte for 
   expect(await broker.metadata.readSegments(TOPIC, 42)).toEqual(logs[42].manifest);
   const cold = await reopen(42, 8 << 20);
   expect(await readAll(cold)).toEqual(sent[42].map((b) => b.bytes));
+});
+
+test('a fetch of every partition with nothing cached reads each packed object once', async () => {
+  broker = await createTestBrokerContext({ env: { KAFSCALE_FLUSH_INTERVAL_MS: WINDOW_MS } });
+  await broker.metadata.createTopic(TOPIC, 8, {});
+  const logs = await openAll(8);
+  const sent: Buffer[][] = logs.map(() => []);
+  for (let n = 0; n < 3; n++) {
+    const appended = logs.map((log, p) => {
+      const b = batch(p, n, 200);
+      sent[p].push(b.bytes);
+      return log.append(b);
+    });
+    flushTogether(logs);
+    await Promise.all(appended.map((a) => a.durable));
+  }
+  const objects = new Set(logs.flatMap((log) => log.manifest.map((s) => s.key)));
+  expect(objects.size).toBe(3);
+  // As after a restart: nothing cached.
+  for (const s of logs.flatMap((log) => log.manifest)) {
+    broker.cache.delete(dataCacheKey(s));
+    broker.cache.delete(indexCacheKey(s));
+  }
+  const gets: string[] = [];
+  const get = broker.objects.get.bind(broker.objects);
+  broker.objects.get = (key, range) => {
+    gets.push(key);
+    return get(key, range);
+  };
+
+  const response = await callAtVersion<FetchResponse>(fetchHandler(broker), 12, {
+    replicaId: -1,
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    topics: [
+      {
+        topic: TOPIC,
+        partitions: logs.map((_, p) => ({
+          partition: p,
+          fetchOffset: 0,
+          partitionMaxBytes: 1 << 20,
+        })),
+      },
+    ],
+  });
+  const partitions = response.responses[0].partitions;
+  for (const [p, data] of partitions.entries()) {
+    expect(data.errorCode).toBe(0);
+    expect(data.records).toEqual(Buffer.concat(sent[p]));
+  }
+  // One GET per packed object for all eight partitions' pieces, not one per piece (24).
+  expect(gets.sort()).toEqual([...objects].sort());
 });
 
 test('reads of a packed entry use index-guided range reads of the packed object', async () => {
