@@ -40,6 +40,8 @@ export interface Snapshot {
   /** Keys of objects present, for the local store (the S3 proxy sees each PUT instead). */
   objects?: Map<string, number>;
   putLog: number;
+  /** GETs of packed objects so far (s3 only). */
+  packedGets?: number;
 }
 
 export interface WrittenObject {
@@ -52,6 +54,8 @@ class ProxyObserver {
   readonly puts: WrittenObject[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** GETs of packed objects (segments of several partitions, not yet compacted). */
+  packedGets = 0;
 
   constructor(proxy: FaultProxy, bucket: string) {
     // FaultProxy keeps its server private; a second 'request' listener only watches.
@@ -60,9 +64,10 @@ class ProxyObserver {
       this.inFlight++;
       this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
       res.once('close', () => this.inFlight--);
-      if (req.method !== 'PUT') return;
       const url = new URL(req.url ?? '/', 'http://proxy');
       const key = decodeURIComponent(url.pathname).replace(`/${bucket}/`, '');
+      if (req.method === 'GET' && key.includes('/_packed/')) this.packedGets++;
+      if (req.method !== 'PUT') return;
       this.puts.push({ key, size: Number(req.headers['content-length'] ?? 0) });
     });
   }
@@ -197,6 +202,7 @@ export class Backend {
       cpu: cpuSeconds(this.pid),
       store: await this.counters(),
       putLog: this.observer?.puts.length ?? 0,
+      packedGets: this.observer?.packedGets,
     };
     if (withObjects && this.name === 'local') {
       snapshot.objects = new Map((await this.store.list('')).map((o) => [o.key, o.size]));

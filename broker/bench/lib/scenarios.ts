@@ -111,7 +111,13 @@ export interface ConsumeResult {
   backend: BackendName;
   backlog: Throughput & { cpuSeconds: number; peakRssBytes: number };
   tail: Throughput & { cpuSeconds: number; gets: number };
-  cold: Throughput & { cpuSeconds: number; gets: number; getConcurrency: number };
+  cold: Throughput & {
+    cpuSeconds: number;
+    gets: number;
+    /** Of those, GETs of packed objects (s3 only): the layout the restart found. */
+    packedGets?: number;
+    getConcurrency: number;
+  };
   rawGet: RawResult;
   peakRssBytes: number;
 }
@@ -353,6 +359,10 @@ export class Bench {
             ...cold,
             cpuSeconds: coldAfter.cpu - coldBefore.cpu,
             gets: coldAfter.store.get - coldBefore.store.get,
+            packedGets:
+              coldAfter.packedGets === undefined
+                ? undefined
+                : coldAfter.packedGets - coldBefore.packedGets!,
             getConcurrency,
           },
           rawGet: raw,
@@ -373,7 +383,9 @@ export class Bench {
       });
       this.row({
         scenario: '2 consume',
-        case: `${name} cold after restart, ${num(r.cold.gets)} GETs`,
+        case:
+          `${name} cold after restart, ${num(r.cold.gets)} GETs` +
+          (r.cold.packedGets === undefined ? '' : ` (${num(r.cold.packedGets)} packed)`),
         measured: `${mb(r.cold.bytes / r.cold.seconds)}, ${num(r.cold.records / r.cold.seconds)} rec/s`,
         limit: `${rawText}; target >= 60%`,
         ratio: pct(r.cold.bytes / r.cold.seconds, r.rawGet.mbps * 1e6),
