@@ -239,13 +239,17 @@ export class PartitionLog {
           { epoch, startOffset: current.state.highWatermark },
         ].slice(-100),
       };
-      const revision = await deps.metadata.commitPartition(
+      // Through the committer: partitions taken together share transactions.
+      const commit = {
         topic,
         partition,
-        current.modRevision,
+        expectedRevision: current.modRevision,
         state,
-        [],
-      );
+        addSegments: [],
+      };
+      const revision = deps.committer
+        ? await deps.committer.commit(commit)
+        : await deps.metadata.commitPartition(topic, partition, current.modRevision, state, []);
       if (revision !== undefined) {
         deps.logger.info('partition opened', {
           topic,
