@@ -62,7 +62,9 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
           response.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
         }
         opening.push(
-          response.errorCode === ErrorCode.NONE ? open(topicData.name, p.index) : undefined,
+          response.errorCode === ErrorCode.NONE
+            ? broker.logs.get(topicData.name, p.index)
+            : undefined,
         );
       }
     }
@@ -99,11 +101,6 @@ export function produceHandler(broker: BrokerContext): Handler<ProduceRequest, P
         }
       }
     }
-  }
-
-  function open(topic: string, partition: number): Promise<PartitionLog> {
-    const log = broker.logs.peek(topic, partition);
-    return log ? Promise.resolve(log) : broker.logs.get(topic, partition);
   }
 
   function fail(response: PartitionResponse, err: unknown): void {

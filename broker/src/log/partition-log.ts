@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { ClusterMetadata, SegmentRemoval } from '../metadata/cluster-metadata.js';
+import type {
+  ClusterMetadata,
+  PartitionCommit,
+  SegmentRemoval,
+} from '../metadata/cluster-metadata.js';
 import { MetadataUnavailableError } from '../metadata/metadata-store.js';
 import type { PartitionStateRecord, SegmentRecord } from '../metadata/model.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -130,6 +134,23 @@ export const READ_AHEAD_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 let readAheadInFlight = 0;
 
 /**
+ * Commits through the broker's committer when there is one (commits of the same turn share a
+ * transaction), else on its own; resolves undefined when the fencing compare failed.
+ */
+function commitPartition(deps: PartitionLogDeps, c: PartitionCommit): Promise<number | undefined> {
+  return deps.committer
+    ? deps.committer.commit(c)
+    : deps.metadata.commitPartition(
+        c.topic,
+        c.partition,
+        c.expectedRevision,
+        c.state,
+        c.addSegments,
+        c.removeSegments,
+      );
+}
+
+/**
  * The leader's view of one partition: assigns offsets in memory, groups what arrives in a flush
  * window into one segment, uploads it, commits the manifest and high watermark in one metadata
  * transaction that compares the revision it last wrote (fencing), and only then acknowledges.
@@ -240,16 +261,13 @@ export class PartitionLog {
         ].slice(-100),
       };
       // Through the committer: partitions taken together share transactions.
-      const commit = {
+      const revision = await commitPartition(deps, {
         topic,
         partition,
         expectedRevision: current.modRevision,
         state,
         addSegments: [],
-      };
-      const revision = deps.committer
-        ? await deps.committer.commit(commit)
-        : await deps.metadata.commitPartition(topic, partition, current.modRevision, state, []);
+      });
       if (revision !== undefined) {
         deps.logger.info('partition opened', {
           topic,
@@ -549,28 +567,18 @@ export class PartitionLog {
     add: SegmentRecord[],
     remove: SegmentRemoval,
   ): Promise<'committed' | 'fenced' | 'unknown'> {
-    const { metadata, logger, committer } = this.deps;
+    const { metadata, logger } = this.deps;
     const deadline = Date.now() + 30_000;
     for (let attempt = 0; ; attempt++) {
       try {
-        const commit = {
+        const revision = await commitPartition(this.deps, {
           topic: this.topic,
           partition: this.partition,
           expectedRevision: this.revision,
           state: next,
           addSegments: add,
           removeSegments: remove,
-        };
-        const revision = committer
-          ? await committer.commit(commit)
-          : await metadata.commitPartition(
-              this.topic,
-              this.partition,
-              this.revision,
-              next,
-              add,
-              remove,
-            );
+        });
         if (revision === undefined) return 'fenced';
         this.revision = revision;
         this.state = next;
